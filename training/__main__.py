@@ -1,0 +1,122 @@
+"""Command line: ``python -m training {train,evaluate,defaults} ...`` (see ``--help``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from training import datasets, presets
+from training.trainer import OPTIMIZERS, ConfigError, TrainConfig
+
+
+class ProgressBar:
+    """Terminal progress per epoch: batches done, loss, accuracy and time left."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30):
+        self.stream, self.width = stream, width
+
+    def on_begin(self, info):
+        self.steps, self.epochs = info["steps_per_epoch"], info["epochs"]
+        print(f"training on {info['train_size']} images, validating on {info['val_size']}", file=self.stream)
+
+    def on_batch(self, epoch, batch, logs):
+        if batch == 1:
+            self.start = time.perf_counter()
+        if batch % 10 and batch != self.steps:
+            return
+        done = int(self.width * batch / self.steps)
+        left = (time.perf_counter() - self.start) / batch * (self.steps - batch)
+        self.stream.write(f"\repoch {epoch}/{self.epochs} [{'=' * done}{' ' * (self.width - done)}] "
+                          f"{batch}/{self.steps} loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f} "
+                          f"ETA {left:4.0f}s ")
+        self.stream.flush()
+
+    def on_epoch(self, epoch, logs, model):
+        extra = "".join(f" {k} {logs[k]:.4f}" for k in ("val_loss", "val_accuracy") if k in logs)
+        self.stream.write(f"\repoch {epoch}/{self.epochs} done in {logs['seconds']:.0f}s: loss {logs['loss']:.4f} "
+                          f"acc {logs['accuracy']:.4f}{extra}{' ' * 20}\n")
+        self.stream.flush()
+
+
+def _summary(result) -> dict:
+    return {"test_accuracy": result.test_accuracy, "test_loss": result.test_loss, "epochs_run": result.epochs_run,
+            "stop_reason": result.stop_reason, "seconds": round(result.seconds, 1)}
+
+
+def cmd_train(args) -> int:
+    from training.trainer import Trainer, result_metadata
+
+    config = TrainConfig(dataset=args.dataset, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
+                         optimizer=args.optimizer, learning_rate=args.lr, cosine_decay=args.cosine,
+                         validation_split=args.val_split, patience=args.patience, augment=args.augment,
+                         subset=args.subset, seed=args.seed)
+    data = datasets.load(args.dataset, args.data)
+    result = Trainer(config, data.train, data.test, [ProgressBar()]).run()
+    summary = _summary(result)
+    if args.save:
+        from model_store.store import ModelStore
+
+        summary["saved"] = ModelStore().save(result.model, result_metadata(result), args.save).name
+    print(json.dumps(summary))
+    return 0 if result.stop_reason != "nan" else 1
+
+
+def cmd_evaluate(args) -> int:
+    from model_store.store import ModelStore
+    from training.evaluate import evaluate
+
+    store = ModelStore()
+    entry = store.get(args.model)
+    data = datasets.load(entry.dataset, args.data)
+    report = evaluate(store.load(args.model), data.test, entry.meta.get("class_names", datasets.CLASS_NAMES[entry.dataset]))
+    report.pop("predicted")
+    print(json.dumps({"model": entry.name, "dataset": entry.dataset, **report}))
+    return 0
+
+
+def cmd_defaults(args) -> int:
+    from training.defaults import RECIPES, train_default
+
+    for dataset in [args.dataset] if args.dataset else list(RECIPES):
+        result = train_default(dataset, args.data, [ProgressBar()])
+        print(json.dumps({"dataset": dataset, **_summary(result)}), flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    parser.add_argument("--data", help=f"folder with mnist/ and fashion-mnist/ IDX files (or set {datasets.DATA_ENV})")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a preset and optionally save it to the model store")
+    train.add_argument("--dataset", choices=datasets.DATASETS, default="mnist")
+    train.add_argument("--preset", choices=list(presets.PRESETS), default="tf-tutorial")
+    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--cosine", action="store_true", help="cosine learning-rate decay")
+    train.add_argument("--val-split", type=float, default=0.1)
+    train.add_argument("--patience", type=int, default=0)
+    train.add_argument("--augment", action="store_true")
+    train.add_argument("--subset", type=int)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--save", metavar="NAME", help="save to the model store under NAME")
+    train.set_defaults(func=cmd_train)
+    ev = sub.add_parser("evaluate", help="evaluate a stored model on its test set (JSON)")
+    ev.add_argument("--model", required=True)
+    ev.set_defaults(func=cmd_evaluate)
+    de = sub.add_parser("defaults", help="train the shipped default models from their recipes")
+    de.add_argument("--dataset", choices=datasets.DATASETS)
+    de.set_defaults(func=cmd_defaults)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (datasets.DatasetError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The Keras callback behind the trainer: forwards numbers, honours stop requests, keeps the best weights.
+
+Imported only when a training starts, so that importing ``training`` stays free of TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import keras
+
+
+class Reporter(keras.callbacks.Callback):
+    def __init__(self, trainer, result, monitor: str):
+        super().__init__()
+        self.trainer, self.result, self.monitor = trainer, result, monitor
+        self.epoch = 0
+        self.epoch_start = time.perf_counter()
+        self.best_value = math.inf
+        self.best_weights = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+        self.epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if not math.isfinite(logs.get("loss", 0.0)):
+            self.result.stop_reason = "nan"
+            self.model.stop_training = True
+        elif self.trainer.stop_requested:
+            self.result.stop_reason = "stopped"
+            self.model.stop_training = True
+        self.trainer._emit("on_batch", self.epoch, batch + 1, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.result.stop_reason in ("stopped", "nan"):
+            return  # a partial epoch: its numbers are not comparable with whole ones
+        logs = {k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"}
+        logs["epoch"] = epoch + 1
+        logs["seconds"] = time.perf_counter() - self.epoch_start
+        self.result.history.append(logs)
+        value = logs.get(self.monitor, math.inf)
+        if value < self.best_value:
+            self.best_value, self.result.best_epoch = value, epoch + 1
+            self.best_weights = self.model.get_weights()
+        self.trainer._emit("on_epoch", epoch + 1, logs, self.model)
+
+    def restore_best(self):
+        """Put back the weights of the best whole epoch (a stop mid-epoch keeps those, not the partial ones)."""
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)

@@ -1,0 +1,180 @@
+"""Architecture presets: the tutorials' models our users know, and our own defaults.
+
+Each builder returns ``keras.Sequential([keras.Input(...), ...])`` with layer names a student
+recognises, so ``model.summary()`` and the feature-map pages read like the diagram.
+All models take float images in [0, 1] of shape (28, 28, 1) and end in a 10-way softmax.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+INPUT_SHAPE = (28, 28, 1)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    title: str
+    description: str
+    build: Callable[[], object]
+    source: str  # "tutorial" or "convscope"
+    recommended: dict  # training settings the preset was designed with
+
+
+def _keras():
+    import keras  # lazy: importing TensorFlow costs seconds; pages that never train skip it
+
+    return keras, keras.layers
+
+
+def tf_tutorial():
+    keras, L = _keras()
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE, name="image"),
+        L.Conv2D(32, 3, activation="relu", name="conv1"),
+        L.MaxPooling2D(2, name="pool1"),
+        L.Conv2D(64, 3, activation="relu", name="conv2"),
+        L.MaxPooling2D(2, name="pool2"),
+        L.Conv2D(64, 3, activation="relu", name="conv3"),
+        L.Flatten(name="flatten"),
+        L.Dense(64, activation="relu", name="dense"),
+        L.Dense(10, activation="softmax", name="probabilities"),
+    ], name="tf_tutorial")
+
+
+def book_cnn():
+    keras, L = _keras()
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE, name="image"),
+        L.Conv2D(32, 3, activation="relu", name="conv1"),
+        L.Conv2D(64, 3, activation="relu", name="conv2"),
+        L.MaxPooling2D(2, name="pool"),
+        L.Dropout(0.25, name="dropout1"),
+        L.Flatten(name="flatten"),
+        L.Dense(128, activation="relu", name="dense"),
+        L.Dropout(0.5, name="dropout2"),
+        L.Dense(10, activation="softmax", name="probabilities"),
+    ], name="book_cnn")
+
+
+def mlp_baseline():
+    keras, L = _keras()
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE, name="image"),
+        L.Flatten(name="flatten"),
+        L.Dense(512, activation="relu", name="dense"),
+        L.Dense(10, activation="softmax", name="probabilities"),
+    ], name="mlp_baseline")
+
+
+def kernel4_sigmoid():
+    keras, L = _keras()
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE, name="image"),
+        L.Conv2D(32, 4, activation="relu", name="conv1"),
+        L.MaxPooling2D(2, name="pool1"),
+        L.Conv2D(64, 4, activation="relu", name="conv2"),
+        L.MaxPooling2D(2, name="pool2"),
+        L.Conv2D(64, 4, activation="relu", name="conv3"),
+        L.Dropout(0.2, name="dropout"),
+        L.Flatten(name="flatten"),
+        L.Dense(64, activation="sigmoid", name="dense"),
+        L.Dense(10, activation="softmax", name="probabilities"),
+    ], name="kernel4_sigmoid")
+
+
+def fashion_same_pad():
+    keras, L = _keras()
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE, name="image"),
+        L.Conv2D(32, 3, padding="same", activation="relu", name="conv1"),
+        L.MaxPooling2D(2, name="pool1"),
+        L.Conv2D(64, 3, padding="same", activation="relu", name="conv2"),
+        L.MaxPooling2D(2, name="pool2"),
+        L.Flatten(name="flatten"),
+        L.Dense(100, activation="relu", name="dense"),
+        L.Dropout(0.4, name="dropout"),
+        L.Dense(10, activation="softmax", name="probabilities"),
+    ], name="fashion_same_pad")
+
+
+def _conv_bn(L, filters, name, padding="same"):
+    """Conv (no bias) -> BatchNorm -> ReLU, the block both our defaults are made of."""
+    return [
+        L.Conv2D(filters, 3, padding=padding, use_bias=False, name=name),
+        L.BatchNormalization(name=f"{name}_bn"),
+        L.ReLU(name=f"{name}_relu"),
+    ]
+
+
+def convscope_digits():
+    """Small VGG-style net with BatchNorm: 99.5%+ on MNIST when trained with drawing-like augmentation."""
+    keras, L = _keras()
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE, name="image"),
+        *_conv_bn(L, 32, "conv1"),
+        *_conv_bn(L, 32, "conv2"),
+        L.MaxPooling2D(2, name="pool1"),
+        *_conv_bn(L, 64, "conv3"),
+        *_conv_bn(L, 64, "conv4"),
+        L.MaxPooling2D(2, name="pool2"),
+        L.Dropout(0.25, name="dropout1"),
+        L.Flatten(name="flatten"),
+        L.Dense(256, use_bias=False, name="dense"),
+        L.BatchNormalization(name="dense_bn"),
+        L.ReLU(name="dense_relu"),
+        L.Dropout(0.4, name="dropout2"),
+        L.Dense(10, activation="softmax", name="probabilities"),
+    ], name="convscope_digits")
+
+
+def convscope_fashion():
+    """VGG-style net, three blocks (32-64-128) with BatchNorm and light dropout for Fashion-MNIST."""
+    keras, L = _keras()
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE, name="image"),
+        *_conv_bn(L, 32, "conv1"),
+        *_conv_bn(L, 32, "conv2"),
+        L.MaxPooling2D(2, name="pool1"),
+        L.Dropout(0.1, name="dropout1"),
+        *_conv_bn(L, 64, "conv3"),
+        *_conv_bn(L, 64, "conv4"),
+        L.MaxPooling2D(2, name="pool2"),
+        L.Dropout(0.2, name="dropout2"),
+        *_conv_bn(L, 128, "conv5"),
+        L.MaxPooling2D(2, name="pool3"),
+        L.Flatten(name="flatten"),
+        L.Dense(256, use_bias=False, name="dense"),
+        L.BatchNormalization(name="dense_bn"),
+        L.ReLU(name="dense_relu"),
+        L.Dropout(0.4, name="dropout3"),
+        L.Dense(10, activation="softmax", name="probabilities"),
+    ], name="convscope_fashion")
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    Preset("tf-tutorial", "TensorFlow tutorial CNN", "C32-P-C64-P-C64-D64: the TensorFlow CNN tutorial.",
+           tf_tutorial, "tutorial", {"epochs": 5, "batch_size": 32}),
+    Preset("book-cnn", "Book CNN (two convs, dropout)", "C32-C64-P-Drop-D128-Drop, batch 200, early stopping.",
+           book_cnn, "tutorial", {"epochs": 30, "batch_size": 200, "validation_split": 0.25, "patience": 10}),
+    Preset("mlp-baseline", "MLP baseline (no convolution)", "Flatten-D512: what a network without convolutions reaches.",
+           mlp_baseline, "tutorial", {"epochs": 30, "batch_size": 200, "validation_split": 0.25, "patience": 10}),
+    Preset("kernel4-sigmoid", "4x4 kernels, sigmoid dense", "C32(4)-P-C64(4)-P-C64(4)-Drop-D64 sigmoid.",
+           kernel4_sigmoid, "tutorial", {"epochs": 50, "batch_size": 32}),
+    Preset("fashion-same-pad", "Fashion CNN, same padding", "C32s-P-C64s-P-D100-Drop, 80/20 split, patience 2.",
+           fashion_same_pad, "tutorial", {"epochs": 30, "batch_size": 32, "validation_split": 0.2, "patience": 2}),
+    Preset("convscope-digits", "ConvScope digits (default)", "VGG-style 32-32-64-64 with BatchNorm; trained on drawing-like augmentation.",
+           convscope_digits, "convscope", {"epochs": 12, "batch_size": 128, "augment": True}),
+    Preset("convscope-fashion", "ConvScope Fashion (default)", "VGG-style 32-32-64-64-128 with BatchNorm and light dropout.",
+           convscope_fashion, "convscope", {"epochs": 20, "batch_size": 128, "augment": True}),
+]}
+
+
+def build(name: str):
+    """Build a fresh, uncompiled model for preset ``name``."""
+    try:
+        return PRESETS[name].build()
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None

@@ -1,0 +1,214 @@
+"""Train a preset on a dataset without Streamlit: numbers go to listeners, a stop ends within a batch.
+
+A listener is any object with some of these methods (missing ones are skipped):
+``on_begin(info)``, ``on_batch(epoch, batch, logs)``, ``on_epoch(epoch, logs, model)``, ``on_end(result)``.
+Epochs and batches are counted from 1.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from training import presets
+from training.datasets import CLASS_NAMES, Split
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+
+
+class ConfigError(ValueError):
+    """A training setting is out of range; the message says which and why."""
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "mnist"
+    preset: str = "tf-tutorial"
+    epochs: int = 5
+    batch_size: int = 128
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    cosine_decay: bool = False
+    validation_split: float = 0.1
+    patience: int = 0  # early-stopping patience in epochs; 0 turns it off
+    augment: bool = False
+    subset: int | None = None  # use only this many training images (classroom demos)
+    seed: int = 0
+    deterministic: bool = False  # bit-for-bit reruns (slower)
+
+    def validate(self) -> None:
+        if self.dataset not in CLASS_NAMES:
+            raise ConfigError(f"dataset must be one of {', '.join(CLASS_NAMES)}, not {self.dataset!r}")
+        if self.preset not in presets.PRESETS:
+            raise ConfigError(f"preset must be one of {', '.join(presets.PRESETS)}, not {self.preset!r}")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ConfigError(f"epochs must be a whole number of at least 1 (got {self.epochs})")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1 (got {self.batch_size})")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        if not (0 < self.learning_rate < 10) or not math.isfinite(self.learning_rate):
+            raise ConfigError(f"learning rate must be between 0 and 10 (got {self.learning_rate})")
+        if not 0 <= self.validation_split < 1:
+            raise ConfigError(f"validation split must be in [0, 1) (got {self.validation_split})")
+        if self.patience < 0:
+            raise ConfigError("patience must be 0 (off) or more")
+        if self.subset is not None and self.subset < 1:
+            raise ConfigError(f"training subset must be at least 1 image (got {self.subset})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    model: object
+    history: list[dict] = field(default_factory=list)  # one dict of metrics per finished epoch
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+    seconds: float = 0.0
+    stop_reason: str = "finished"  # finished | early-stopping | stopped | nan
+    best_epoch: int | None = None
+    train_size: int = 0
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+
+def _split_train(split: Split, config: TrainConfig):
+    """Shuffle with the seed, cut the subset, then hold out the validation share."""
+    order = np.random.default_rng(config.seed).permutation(len(split.labels))
+    if config.subset:
+        order = order[: config.subset]
+    n_val = int(len(order) * config.validation_split)
+    if n_val and len(order) - n_val < 1:
+        n_val = 0
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    return (split.images[train_idx], split.labels[train_idx]), (split.images[val_idx], split.labels[val_idx])
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 (n, 28, 28) -> float32 (n, 28, 28, 1) in [0, 1], the input every preset takes."""
+    return (images.astype(np.float32) / 255.0)[..., None]
+
+
+class Trainer:
+    """One training run. ``run()`` blocks; call ``request_stop()`` from any thread to end it early."""
+
+    def __init__(self, config: TrainConfig, train: Split, test: Split | None = None, listeners=()):
+        config.validate()
+        self.config = config
+        self.train_split = train
+        self.test_split = test
+        self.listeners = list(listeners)
+        self._stop = threading.Event()
+        self.model = None
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def _emit(self, method: str, *args) -> None:
+        for listener in self.listeners:
+            handler = getattr(listener, method, None)
+            if handler is not None:
+                handler(*args)
+
+    def _optimizer(self, steps_per_epoch: int):
+        import keras
+
+        c = self.config
+        lr = c.learning_rate
+        if c.cosine_decay:
+            lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps_per_epoch * c.epochs), alpha=0.01)
+        return {
+            "adam": lambda: keras.optimizers.Adam(lr),
+            "adamw": lambda: keras.optimizers.AdamW(lr, weight_decay=1e-4),
+            "sgd": lambda: keras.optimizers.SGD(lr, momentum=0.9, nesterov=True),
+            "rmsprop": lambda: keras.optimizers.RMSprop(lr),
+        }[c.optimizer]()
+
+    def _pipeline(self, images, labels, training: bool):
+        import tensorflow as tf
+
+        from training.augment import AUGMENTERS
+
+        c = self.config
+        ds = tf.data.Dataset.from_tensor_slices((to_float(images), labels.astype(np.int32)))
+        if training:
+            ds = ds.shuffle(len(labels), seed=c.seed, reshuffle_each_iteration=True)
+        ds = ds.batch(c.batch_size)
+        if training and c.augment:
+            augment = AUGMENTERS[c.dataset](c.seed)
+            ds = ds.map(lambda x, y: (augment(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    def run(self) -> TrainResult:
+        import keras
+
+        c = self.config
+        keras.utils.set_random_seed(c.seed)
+        if c.deterministic:
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
+        (x_train, y_train), (x_val, y_val) = _split_train(self.train_split, c)
+        steps = math.ceil(len(y_train) / c.batch_size)
+        model = presets.build(c.preset)
+        model.compile(optimizer=self._optimizer(steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        self.model = model
+        result = TrainResult(config=c, model=model, train_size=len(y_train))
+        has_val = len(y_val) > 0
+        monitor = "val_loss" if has_val else "loss"
+        from training.callbacks import Reporter
+
+        callbacks = [Reporter(self, result, monitor)]
+        if c.patience:
+            callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=c.patience))
+        self._emit("on_begin", {"epochs": c.epochs, "steps_per_epoch": steps, "train_size": len(y_train),
+                                "val_size": len(y_val), "monitor": monitor})
+        start = time.perf_counter()
+        model.fit(
+            self._pipeline(x_train, y_train, training=True),
+            validation_data=self._pipeline(x_val, y_val, training=False) if has_val else None,
+            epochs=c.epochs, callbacks=callbacks, verbose=0,
+        )
+        result.seconds = time.perf_counter() - start
+        callbacks[0].restore_best()
+        if result.stop_reason == "finished" and len(result.history) < c.epochs:
+            result.stop_reason = "early-stopping"
+        if self.test_split is not None and result.stop_reason != "nan":
+            loss, acc = model.evaluate(self._pipeline(self.test_split.images, self.test_split.labels, False), verbose=0)
+            result.test_loss, result.test_accuracy = float(loss), float(acc)
+        self._emit("on_end", result)
+        return result
+
+
+def result_metadata(result: TrainResult) -> dict:
+    """Everything the model store keeps about a trained model."""
+    from model_store.describe import base_metadata
+
+    c = result.config
+    return {
+        **base_metadata(result.model, c.dataset, CLASS_NAMES[c.dataset]),
+        "preset": c.preset,
+        "source": "convscope-trainer",
+        "hyperparameters": c.to_dict(),
+        "history": result.history,
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "stop_reason": result.stop_reason,
+        "train_size": result.train_size,
+        "test_accuracy": result.test_accuracy,
+        "test_loss": result.test_loss,
+        "training_seconds": round(result.seconds, 1),
+    }
