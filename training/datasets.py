@@ -45,7 +45,7 @@ class Split:
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    train: Split
+    train: Split | None
     test: Split
     source: str
 
@@ -143,8 +143,13 @@ def candidate_folders(name: str, data_dir: str | Path | None = None) -> list[Pat
     return folders
 
 
-def load(name: str, data_dir: str | Path | None = None, allow_download: bool = True) -> Dataset:
-    """Load dataset ``name`` ("mnist" or "fashion-mnist") from the first source that works."""
+def load(name: str, data_dir: str | Path | None = None, allow_download: bool = True,
+         test_only: bool = False) -> Dataset:
+    """Load dataset ``name`` ("mnist" or "fashion-mnist") from the first source that works.
+
+    ``test_only`` skips the 60,000 training images (the app's pages only need the test set).
+    """
+    splits_wanted = ("test",) if test_only else ("train", "test")
     if name not in CLASS_NAMES:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     tried = []
@@ -157,13 +162,13 @@ def load(name: str, data_dir: str | Path | None = None, allow_download: bool = T
             if name == "mnist" and npz.is_file() and _find(folder, "t10k-images-idx3-ubyte") is None:
                 splits = load_npz(npz)
             else:
-                splits = load_idx_folder(folder)
+                splits = load_idx_folder(folder, splits_wanted)
         except DatasetError as exc:
             if "no t10k" in str(exc) or "no train" in str(exc):
                 tried.append(str(exc))
                 continue
             raise
-        return Dataset(name, splits["train"], splits["test"], source=str(folder))
+        return Dataset(name, splits.get("train"), splits["test"], source=str(folder))
     if allow_download:
         try:
             splits = _keras_download(name)
@@ -180,6 +185,6 @@ def load(name: str, data_dir: str | Path | None = None, allow_download: bool = T
 def load_test(name: str, data_dir: str | Path | None = None) -> Split | None:
     """The test split when it is on this machine (no download), else None."""
     try:
-        return load(name, data_dir, allow_download=False).test
+        return load(name, data_dir, allow_download=False, test_only=True).test
     except DatasetError:
         return None
