@@ -29,7 +29,7 @@ def versions() -> dict:
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 def base_metadata(model, dataset: str, class_names: list[str]) -> dict:

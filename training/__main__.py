@@ -85,6 +85,15 @@ def cmd_defaults(args) -> int:
     return 0
 
 
+def cmd_samples(args) -> int:
+    from training.samples import build_sample
+
+    for name in datasets.DATASETS:
+        path = build_sample(name, args.data)
+        print(f"wrote {path} ({path.stat().st_size} bytes)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     parser.add_argument("--data", help=f"folder with mnist/ and fashion-mnist/ IDX files (or set {datasets.DATA_ENV})")
@@ -110,6 +119,8 @@ def main(argv=None) -> int:
     de = sub.add_parser("defaults", help="train the shipped default models from their recipes")
     de.add_argument("--dataset", choices=datasets.DATASETS)
     de.set_defaults(func=cmd_defaults)
+    sa = sub.add_parser("samples", help="rebuild the small shipped test-set samples from the real data")
+    sa.set_defaults(func=cmd_samples)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -7,8 +7,8 @@ All models take float images in [0, 1] of shape (28, 28, 1) and end in a 10-way 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 INPUT_SHAPE = (28, 28, 1)
 
@@ -165,10 +165,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            kernel4_sigmoid, "tutorial", {"epochs": 50, "batch_size": 32}),
     Preset("fashion-same-pad", "Fashion CNN, same padding", "C32s-P-C64s-P-D100-Drop, 80/20 split, patience 2.",
            fashion_same_pad, "tutorial", {"epochs": 30, "batch_size": 32, "validation_split": 0.2, "patience": 2}),
-    Preset("convscope-digits", "ConvScope digits (default)", "VGG-style 32-32-64-64 with BatchNorm; trained on drawing-like augmentation.",
-           convscope_digits, "convscope", {"epochs": 12, "batch_size": 128, "augment": True}),
-    Preset("convscope-fashion", "ConvScope Fashion (default)", "VGG-style 32-32-64-64-128 with BatchNorm and light dropout.",
-           convscope_fashion, "convscope", {"epochs": 20, "batch_size": 128, "augment": True}),
+    Preset("convscope-digits", "ConvScope digits (default)",
+           "VGG-style 32-32-64-64 with BatchNorm; trained on drawing-like augmentation.", convscope_digits, "convscope",
+           {"epochs": 15, "batch_size": 128, "learning_rate": 2e-3, "cosine_decay": True, "augment": True}),
+    Preset("convscope-fashion", "ConvScope Fashion (default)",
+           "VGG-style 32-32-64-64-128 with BatchNorm and light dropout.", convscope_fashion, "convscope",
+           {"epochs": 24, "batch_size": 128, "learning_rate": 2e-3, "cosine_decay": True, "augment": True}),
 ]}
 
 

@@ -1,0 +1,161 @@
+"""Streamlit helpers shared by the pages: cached resources, the model picker, and the common views.
+
+Everything heavy is cached per server (``st.cache_resource``) or per input (``st.cache_data``), so a
+rerun that does not change the input recomputes nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from model_store import render
+from model_store.store import ModelStore
+from training import datasets
+from training.samples import TestImages, test_images
+
+LOW_CONFIDENCE = 0.6
+DATASET_LABELS = {"mnist": "Digits (MNIST)", "fashion-mnist": "Fashion-MNIST"}
+
+
+@st.cache_resource
+def store() -> ModelStore:
+    return ModelStore()
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
+def _predictor(name: str, path: str, mtime: float):
+    from model_store.inference import Predictor
+
+    return Predictor(store().load(name))
+
+
+def predictor(name: str):
+    """The compiled predictor of model ``name``, loaded once per server (reloaded if the file changes)."""
+    entry = store().get(name)
+    return _predictor(name, str(entry.path), entry.path.stat().st_mtime)
+
+
+@st.cache_resource(show_spinner="Loading the test images…")
+def test_set(dataset: str) -> TestImages:
+    return test_images(dataset)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def predict(model_name: str, image: np.ndarray):
+    """Prediction and feature maps for one (28, 28) input, cached on the input's bytes."""
+    return predictor(model_name)(image)
+
+
+def class_names(model_name: str, dataset: str) -> list[str]:
+    return store().get(model_name).meta.get("class_names") or datasets.CLASS_NAMES[dataset]
+
+
+# ---- the sidebar model picker ---------------------------------------------------------------------
+def model_key(dataset: str) -> str:
+    return f"model::{dataset}"
+
+
+def model_picker(dataset: str) -> str | None:
+    """Select box of the models for ``dataset``; remembers the choice for the session."""
+    entries = store().for_dataset(dataset)
+    if not entries:
+        st.sidebar.warning(f"No model for {DATASET_LABELS[dataset]} in the store.")
+        return None
+    names = [e.name for e in entries]
+    key = model_key(dataset)
+    if st.session_state.get(key) not in names:
+        st.session_state[key] = store().active(dataset)
+
+    def label(name: str) -> str:
+        entry = next(e for e in entries if e.name == name)
+        acc = f" · {entry.test_accuracy:.2%}" if entry.test_accuracy else ""
+        return f"{name}{' (default)' if entry.shipped else ''}{acc}"
+
+    st.sidebar.selectbox(f"{DATASET_LABELS[dataset]} model", names, key=key, format_func=label)
+    return st.session_state[key]
+
+
+def current_model(dataset: str) -> str | None:
+    name = st.session_state.get(model_key(dataset))
+    return name or store().active(dataset)
+
+
+# ---- views --------------------------------------------------------------------------------------
+def probability_chart(probabilities: np.ndarray, names: list[str], key: str, true_label: int | None = None):
+    predicted = int(np.argmax(probabilities))
+    colours = ["#4fc3f7" if i == predicted else "#5c6b7a" for i in range(len(names))]
+    if true_label is not None and true_label != predicted:
+        colours[true_label] = "#ffb74d"
+    fig = go.Figure(go.Bar(
+        x=[str(n) for n in names], y=probabilities, marker_color=colours,
+        text=[f"{p:.0%}" if p >= 0.01 else "" for p in probabilities], textposition="outside",
+        hovertemplate="%{x}: %{y:.2%}<extra></extra>",
+    ))
+    fig.update_layout(
+        height=260, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(range=[0, 1.15], tickformat=".0%", title=None),
+        xaxis=dict(type="category", title=None), showlegend=False,
+    )
+    st.plotly_chart(fig, key=key, config={"displayModeBar": False})
+
+
+def input_id(image: np.ndarray) -> str:
+    """A short fingerprint of a model input; browser tests wait for it to change after a stroke."""
+    import hashlib
+
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=6).hexdigest()
+
+
+def prediction_headline(label: str, confidence: float, verdict: str | None = None, image: np.ndarray | None = None):
+    """The prediction, large, with its confidence; marked when the model is unsure."""
+    marker = f" data-input='{input_id(image)}'" if image is not None else ""
+    unsure = confidence < LOW_CONFIDENCE
+    note = " · low confidence, the model is unsure" if unsure else ""
+    st.markdown(
+        f"<div data-testid='prediction'{marker} style='font-size:4.5rem;font-weight:700;line-height:1.1'>{label}</div>"
+        f"<div data-testid='confidence'>confidence {confidence:.1%}{note}</div>"
+        + (f"<div data-testid='verdict'>{verdict}</div>" if verdict else ""),
+        unsafe_allow_html=True,
+    )
+
+
+def model_input_view(image: np.ndarray, caption: str, key: str, show_values: bool = False):
+    """The 28x28 image the model received, with visible pixels and optionally its values."""
+    st.image(render.enlarge(image, scale=7), caption=caption, width=196)
+    if show_values:
+        values = (np.clip(image, 0, 1) * 255).round().astype(int)
+        st.dataframe(values, key=f"{key}_values", height=330, column_config={
+            str(i): st.column_config.NumberColumn(width="small") for i in range(28)})
+
+
+def feature_maps_view(prediction, key: str):
+    """Every Conv2D layer: name, output shape, all channels on one colour scale, and one enlarged."""
+    maps = prediction.feature_maps
+    if not maps:
+        st.info("This model has no Conv2D layers, so there are no feature maps to show.")
+        return
+    st.caption("Each tile is one channel (filter) of the layer; bright means strongly activated. "
+               "One colour scale per layer, shown under its grid.")
+    tabs = st.tabs([f"{fm.layer} · {'×'.join(map(str, fm.shape))}" for fm in maps])
+    for tab, fm in zip(tabs, maps):
+        with tab:
+            low, high = render.layer_range(fm.maps)
+            folded = f" (after {' + '.join(fm.after)})" if fm.after else ""
+            st.markdown(f"**{fm.layer}**{folded}: output {fm.shape[0]}×{fm.shape[1]}, {fm.shape[2]} channels")
+            scale = max(1, 84 // fm.shape[0])
+            st.image(_tiles(fm.maps, scale), caption=f"{fm.layer}: all {fm.shape[2]} channels")
+            st.image(render.legend_bar(low, high), caption=f"colour scale: {low:.2f} (dark) → {high:.2f} (bright)",
+                     width=256)
+            channel = st.slider("Enlarge channel", 0, fm.shape[2] - 1, 0, key=f"{key}_{fm.layer}_channel")
+            fig = go.Figure(go.Heatmap(z=fm.maps[:, :, channel][::-1], zmin=low, zmax=high, colorscale="Viridis",
+                                       hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
+            fig.update_layout(height=320, width=360, margin=dict(l=10, r=10, t=30, b=10),
+                              title=f"{fm.layer}, channel {channel}", yaxis=dict(scaleanchor="x", visible=False),
+                              xaxis=dict(visible=False))
+            st.plotly_chart(fig, key=f"{key}_{fm.layer}_big", config={"displayModeBar": False})
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _tiles(maps: np.ndarray, scale: int) -> np.ndarray:
+    return render.tile_channels(maps, scale=scale)
