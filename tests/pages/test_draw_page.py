@@ -1,0 +1,131 @@
+"""The Draw page under AppTest, with the canvas' return value supplied by the test.
+
+AppTest cannot drive the canvas component, so the test replaces ``st_canvas`` with a stand-in that
+returns the RGBA image the test drew; everything else on the page runs for real with the shipped
+digit model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import streamlit_drawable_canvas
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from model_store.store import DEFAULTS_DIR
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+DRAW = "app_pages/draw.py"
+
+pytestmark = pytest.mark.skipif(not (DEFAULTS_DIR / "convscope-digits.keras").exists(),
+                                reason="the shipped digit model model_store/defaults/convscope-digits.keras is missing")
+
+
+class FakeCanvas:
+    """Stands in for st_canvas: returns whatever image the test set last."""
+
+    image: np.ndarray | None = None
+
+    @classmethod
+    def __call__(cls, *args, **kwargs):
+        return SimpleNamespace(image_data=cls.image, json_data=None)
+
+
+def drawing(strokes, size=280, width=18) -> np.ndarray:
+    """RGBA canvas with white strokes on black, as the real canvas returns it."""
+    img = Image.new("RGBA", (size, size), (0, 0, 0, 255))
+    pen = ImageDraw.Draw(img)
+    for stroke in strokes:
+        pen.line([(x * size, y * size) for x, y in stroke], fill=(255, 255, 255, 255), width=width, joint="curve")
+    return np.asarray(img)
+
+
+ONE_SMALL_CORNER = [[(0.12, 0.1), (0.12, 0.35)]]
+SEVEN = [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]]
+
+
+@pytest.fixture
+def app(monkeypatch, tmp_path):
+    import streamlit as st
+
+    monkeypatch.setenv("CONVSCOPE_MODELS", str(tmp_path / "models"))
+    monkeypatch.setattr(streamlit_drawable_canvas, "st_canvas", FakeCanvas())
+    FakeCanvas.image = None
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    return at
+
+
+def predicted(at) -> str | None:
+    for md in at.markdown:
+        if "data-testid='prediction'" in md.value:
+            return md.value.split("line-height:1.1'>")[1].split("</div>")[0]
+    return None
+
+
+def test_empty_canvas_shows_a_hint_not_a_prediction(app):
+    assert not app.exception
+    assert any("Draw a digit" in i.value for i in app.info)
+    assert predicted(app) is None
+
+
+@pytest.mark.parametrize("strokes, digit", [(SEVEN, "7"), (ONE_SMALL_CORNER, "1")])
+def test_a_drawing_is_read_after_the_stroke(app, strokes, digit):
+    FakeCanvas.image = drawing(strokes)
+    app.run()
+    assert not app.exception
+    assert predicted(app) == digit
+    assert app.get("plotly_chart"), "probability chart missing"
+    conv_layers = [row["name"] for row in __import__("json").loads(
+        (DEFAULTS_DIR / "convscope-digits.json").read_text())["layers"] if row["type"] == "Conv2D"]
+    labels = [t.label for t in app.tabs]
+    assert [label.split(" · ")[0] for label in labels] == conv_layers
+
+
+def test_naive_resize_comparison_shows_both_predictions(app):
+    FakeCanvas.image = drawing(ONE_SMALL_CORNER)
+    app.run()
+    app.toggle(key="compare_naive").set_value(True).run()
+    assert not app.exception
+    captions = " ".join(str(img.proto) for img in app.get("imgs"))
+    assert "Naive resize" in captions and "MNIST-style" in captions
+    assert any("Naive resize reads" in md.value for md in app.markdown)
+
+
+def test_pixel_values_grid(app):
+    FakeCanvas.image = drawing(SEVEN)
+    app.run()
+    app.checkbox(key="show_values").check().run()
+    frames = app.dataframe
+    assert frames, "pixel grid missing"
+    values = frames[0].value.to_numpy()
+    assert values.shape == (28, 28) and values.max() == 255 and values.min() == 0
+
+
+def test_mnist_test_digit_shows_true_label_and_verdict(app):
+    from training.samples import test_images
+
+    test = test_images("mnist")
+    app.segmented_control(key="draw_source").set_value("MNIST test digit").run()
+    app.number_input(key="mnist_pick").set_value(3).run()
+    assert not app.exception
+    assert any(f"true label **{int(test.labels[3])}**" in c.value for c in app.caption)
+    assert any("data-testid='verdict'" in md.value for md in app.markdown)
+
+
+def test_low_confidence_is_marked():
+    def page():
+        from app_pages import ui
+
+        ui.prediction_headline("3", 0.41)
+        ui.prediction_headline("8", 0.97)
+
+    at = AppTest.from_function(page).run()
+    texts = [md.value for md in at.markdown]
+    assert "low confidence" in texts[0] and "low confidence" not in texts[1]
