@@ -39,11 +39,15 @@ def main():
         else:
             stroke = st.slider("Stroke width", 6, 40, 18, key="stroke_width")
             canvas = drawing_input(stroke)
-            if canvas is None or preprocess.mnist_style(canvas).empty:
+            prepared = None if canvas is None else preprocess.mnist_style(canvas, polarity="light-on-dark")
+            if prepared is None or prepared.status == "empty":
                 st.info("Draw a digit on the black canvas to see the prediction.")
                 return
-            image = preprocess.mnist_style(canvas).image
-            naive = preprocess.naive_resize(canvas).image
+            if prepared.status != "ok":
+                st.warning(prepared.message)
+                return
+            image = prepared.image
+            naive = preprocess.naive_resize(canvas, polarity="light-on-dark").image
     prediction = ui.predict(model, image)
     with right:
         verdict = None

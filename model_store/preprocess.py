@@ -23,16 +23,28 @@ class PreprocessError(ValueError):
 
 @dataclass(frozen=True)
 class Prepared:
-    image: np.ndarray | None  # (28, 28) float32 in [0, 1], ink bright; None when there is no ink
-    status: str  # "ok" or "empty"
+    image: np.ndarray | None  # (28, 28) float32 in [0, 1], ink bright; None unless status is "ok"
+    status: str  # "ok", "empty" (no ink) or "blob" (a dot or a filled area, not strokes)
     bbox: tuple[int, int, int, int] | None = None  # top, left, bottom, right of the ink on the input
 
     @property
     def empty(self) -> bool:
         return self.image is None
 
+    @property
+    def message(self) -> str:
+        return MESSAGES[self.status]
 
-def to_ink(image) -> np.ndarray:
+
+MESSAGES = {
+    "ok": "",
+    "empty": "The canvas is empty: draw a digit.",
+    "blob": "That looks like a dot or a filled area, not a digit: draw the digit's strokes.",
+}
+BLOB_FILL = 0.75  # share of the ink's bounding box that is ink; strokes of a digit fill far less
+
+
+def to_ink(image, polarity: str = "auto") -> np.ndarray:
     """Grey ink map in [0, 1] (ink = 1) from grey, RGB or RGBA of either polarity.
 
     A transparent background (the canvas' default) is read from the alpha channel; otherwise the
@@ -51,6 +63,8 @@ def to_ink(image) -> np.ndarray:
         if a.shape[2] == 4 and a[..., 3].min() < 0.99:
             return np.clip(a[..., 3], 0.0, 1.0)  # strokes on a transparent canvas
         a = a[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    if polarity == "light-on-dark":
+        return np.clip(a, 0.0, 1.0)
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     background = float(np.median(border))
     if background > 0.5:
@@ -71,9 +85,9 @@ def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
     return float((rows * image).sum() / total), float((cols * image).sum() / total)
 
 
-def mnist_style(image) -> Prepared:
+def mnist_style(image, polarity: str = "auto") -> Prepared:
     """Crop to ink, fit the long side into 20 px, centre by centre of mass in 28x28."""
-    ink = to_ink(image)
+    ink = to_ink(image, polarity)
     mask = ink > INK_THRESHOLD
     if not mask.any():
         return Prepared(None, "empty")
@@ -81,6 +95,8 @@ def mnist_style(image) -> Prepared:
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     crop = ink[top:bottom, left:right]
     h, w = crop.shape
+    if 0.5 <= h / w <= 2.0 and mask[top:bottom, left:right].mean() > BLOB_FILL:
+        return Prepared(None, "blob", (int(top), int(left), int(bottom), int(right)))
     factor = BOX / max(h, w)
     small = np.clip(_resize(crop, max(1, round(w * factor)), max(1, round(h * factor))), 0.0, 1.0)
     cy, cx = centre_of_mass(small)
@@ -94,9 +110,9 @@ def mnist_style(image) -> Prepared:
     return Prepared(out, "ok", (int(top), int(left), int(bottom), int(right)))
 
 
-def naive_resize(image) -> Prepared:
+def naive_resize(image, polarity: str = "auto") -> Prepared:
     """The whole picture squeezed to 28x28, no cropping or centring (what many tutorials do)."""
-    ink = to_ink(image)
+    ink = to_ink(image, polarity)
     if not (ink > INK_THRESHOLD).any():
         return Prepared(None, "empty")
     return Prepared(np.clip(_resize(ink, SIZE, SIZE), 0.0, 1.0), "ok")
