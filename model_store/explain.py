@@ -1,0 +1,105 @@
+"""Why did the model say that? Grad-CAM and gradient saliency for one input.
+
+Grad-CAM weights a convolution layer's maps by how much the class score grows with each channel,
+then keeps the positive part: where in the image the evidence for that class sits. Saliency is the
+size of the score's gradient with respect to each input pixel. Both use the log-probability of the
+class, which works for models that end in a softmax (as all of ours and the tutorials' do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model_store.inference import _conv_taps
+
+
+@dataclass
+class Explanation:
+    heatmap: np.ndarray  # (28, 28) in [0, 1]
+    class_index: int
+    layer: str | None = None  # the Conv2D layer Grad-CAM looked at
+
+
+def conv_layer_names(model) -> list[str]:
+    return [conv.name for conv, _, _ in _conv_taps(model)]
+
+
+def _as_input(model, image: np.ndarray):
+    x = np.asarray(image, np.float32).reshape(1, 28, 28)
+    shape = tuple(model.inputs[0].shape[1:])
+    return x.reshape(1, *shape)
+
+
+def _normalise(a: np.ndarray) -> np.ndarray:
+    a = np.maximum(a, 0.0)
+    top = float(a.max())
+    return a / top if top > 0 else a
+
+
+def _upsample(cam: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(cam.astype(np.float32), mode="F").resize((28, 28), Image.Resampling.BILINEAR))
+
+
+def grad_cam(model, image: np.ndarray, class_index: int | None = None, layer: str | None = None) -> Explanation:
+    """Grad-CAM heatmap for ``class_index`` (default: the predicted class) at ``layer`` (default: the last Conv2D)."""
+    import keras
+    import tensorflow as tf
+
+    taps = {conv.name: tap for conv, tap, _ in _conv_taps(model)}
+    if not taps:
+        raise ValueError("this model has no Conv2D layer, so Grad-CAM has nothing to look at")
+    layer = layer or list(taps)[-1]
+    if layer not in taps:
+        raise ValueError(f"{layer!r} is not a Conv2D layer of this model")
+    x = tf.constant(_as_input(model, image))
+    tap = taps[layer]
+    with tf.GradientTape() as tape:
+        if isinstance(model, keras.Sequential):
+            # Run the layers by hand so the tape sees the very tensor the rest of the model consumes.
+            maps, probs, seen = x, None, False
+            for lyr in model.layers:
+                if not seen:
+                    maps = lyr(maps, training=False)
+                    if lyr is tap:
+                        seen = True
+                        tape.watch(maps)
+                        probs = maps
+                else:
+                    probs = lyr(probs, training=False)
+        else:
+            maps, probs = keras.Model(model.inputs, [tap.output, model.outputs[0]])(x, training=False)
+        if class_index is None:
+            class_index = int(tf.argmax(probs[0]))
+        score = tf.math.log(probs[0, class_index] + 1e-12)
+    grads = tape.gradient(score, maps)[0].numpy()  # (h, w, c)
+    weights = grads.mean(axis=(0, 1))
+    cam = (maps[0].numpy() * weights).sum(axis=-1)
+    return Explanation(_normalise(_upsample(_normalise(cam))), int(class_index), layer)
+
+
+def saliency(model, image: np.ndarray, class_index: int | None = None) -> Explanation:
+    """|d log p(class) / d pixel|, normalised to [0, 1]."""
+    import tensorflow as tf
+
+    x = tf.Variable(_as_input(model, image))
+    with tf.GradientTape() as tape:
+        probs = model(x, training=False)
+        if class_index is None:
+            class_index = int(tf.argmax(probs[0]))
+        score = tf.math.log(probs[0, class_index] + 1e-12)
+    grad = np.abs(tape.gradient(score, x).numpy()).reshape(28, 28)
+    return Explanation(_normalise(grad), int(class_index))
+
+
+def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55, cmap: str = "inferno") -> np.ndarray:
+    """The input in grey with the heatmap coloured on top, as an RGB uint8 (28, 28, 3) array."""
+    from model_store.render import colorize
+
+    grey = np.repeat((np.clip(image, 0, 1) * 255)[..., None], 3, axis=2)
+    heat = colorize(heatmap, 0.0, 1.0, cmap).astype(np.float32)
+    weight = alpha * heatmap[..., None]
+    return (grey * (1 - weight) + heat * weight).clip(0, 255).astype(np.uint8)
