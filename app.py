@@ -1,22 +1,23 @@
-"""ConvScope: the router and frame. Builds the navigation, the sidebar model pickers, then runs the page."""
+"""ConvScope: the router and frame. Builds the navigation, the sidebar (language, model pickers), then runs the page."""
 
 import streamlit as st
 
-from app_pages import ui
+from app_pages import i18n, ui
+from app_pages.i18n import t
 
 st.set_page_config(page_title="ConvScope", page_icon=":material/biotech:", layout="wide")
 
-PAGES = [
-    st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:", default=True),
-    st.Page("app_pages/fashion.py", title="Fashion", icon=":material/checkroom:", url_path="fashion"),
-    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:", url_path="models"),
-]
-
-page = st.navigation(PAGES)
+i18n.lang()
+page = st.navigation([
+    st.Page("app_pages/draw.py", title=t("nav.draw"), icon=":material/draw:", default=True),
+    st.Page("app_pages/fashion.py", title=t("nav.fashion"), icon=":material/checkroom:", url_path="fashion"),
+    st.Page("app_pages/train.py", title=t("nav.train"), icon=":material/model_training:", url_path="train"),
+    st.Page("app_pages/models.py", title=t("nav.models"), icon=":material/inventory_2:", url_path="models"),
+])
 with st.sidebar:
     st.title("ConvScope")
-    st.caption("See how a convolutional network reads an image.")
-for dataset in ui.DATASET_LABELS:
+    st.caption(t("app.tagline"))
+i18n.language_picker()
+for dataset in ui.DATASETS:
     ui.model_picker(dataset)
 page.run()

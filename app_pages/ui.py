@@ -6,17 +6,21 @@ rerun that does not change the input recomputes nothing.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from app_pages import i18n
+from app_pages.i18n import t
 from model_store import render
 from model_store.store import ModelStore
 from training import datasets
 from training.samples import TestImages, test_images
 
 LOW_CONFIDENCE = 0.6
-DATASET_LABELS = {"mnist": "Digits (MNIST)", "fashion-mnist": "Fashion-MNIST"}
+DATASETS = ("mnist", "fashion-mnist")
 
 
 @st.cache_resource
@@ -24,7 +28,7 @@ def store() -> ModelStore:
     return ModelStore()
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _predictor(name: str, path: str, mtime: float):
     from model_store.inference import Predictor
 
@@ -35,6 +39,17 @@ def predictor(name: str):
     """The compiled predictor of model ``name``, loaded once per server (reloaded if the file changes)."""
     entry = store().get(name)
     return _predictor(name, str(entry.path), entry.path.stat().st_mtime)
+
+
+def warm_up(name: str) -> None:
+    """Load the model in the background while the user is still drawing, so the first stroke is fast."""
+    entry = store().get(name)
+    args = (name, str(entry.path), entry.path.stat().st_mtime)
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    thread = threading.Thread(target=_predictor, args=args, daemon=True, name=f"warm-up {name}")
+    add_script_run_ctx(thread, get_script_run_ctx())  # the cache wants a context; the thread draws nothing
+    thread.start()
 
 
 @st.cache_resource(show_spinner="Loading the test images…")
@@ -49,7 +64,8 @@ def predict(model_name: str, image: np.ndarray):
 
 
 def class_names(model_name: str, dataset: str) -> list[str]:
-    return store().get(model_name).meta.get("class_names") or datasets.CLASS_NAMES[dataset]
+    """The model's class names in the session's language."""
+    return i18n.class_names(store().get(model_name).meta.get("class_names") or datasets.CLASS_NAMES[dataset])
 
 
 # ---- the sidebar model picker ---------------------------------------------------------------------
@@ -61,7 +77,7 @@ def model_picker(dataset: str) -> str | None:
     """Select box of the models for ``dataset``; remembers the choice for the session."""
     entries = store().for_dataset(dataset)
     if not entries:
-        st.sidebar.warning(f"No model for {DATASET_LABELS[dataset]} in the store.")
+        st.sidebar.warning(t("picker.none", dataset=t(f"dataset.{dataset}")))
         return None
     names = [e.name for e in entries]
     key = model_key(dataset)
@@ -71,9 +87,9 @@ def model_picker(dataset: str) -> str | None:
     def label(name: str) -> str:
         entry = next(e for e in entries if e.name == name)
         acc = f" · {entry.test_accuracy:.2%}" if entry.test_accuracy else ""
-        return f"{name}{' (default)' if entry.shipped else ''}{acc}"
+        return f"{name}{' (' + t('picker.default') + ')' if entry.shipped else ''}{acc}"
 
-    st.sidebar.selectbox(f"{DATASET_LABELS[dataset]} model", names, key=key, format_func=label)
+    st.sidebar.selectbox(t("picker.label", dataset=t(f"dataset.{dataset}")), names, key=key, format_func=label)
     return st.session_state[key]
 
 
@@ -110,11 +126,10 @@ def input_id(image: np.ndarray) -> str:
 def prediction_headline(label: str, confidence: float, verdict: str | None = None, image: np.ndarray | None = None):
     """The prediction, large, with its confidence; marked when the model is unsure."""
     marker = f" data-input='{input_id(image)}'" if image is not None else ""
-    unsure = confidence < LOW_CONFIDENCE
-    note = " · low confidence, the model is unsure" if unsure else ""
+    note = t("pred.unsure") if confidence < LOW_CONFIDENCE else ""
     st.markdown(
         f"<div data-testid='prediction'{marker} style='font-size:4.5rem;font-weight:700;line-height:1.1'>{label}</div>"
-        f"<div data-testid='confidence'>confidence {confidence:.1%}{note}</div>"
+        f"<div data-testid='confidence'>{t('pred.confidence', value=f'{confidence:.1%}')}{note}</div>"
         + (f"<div data-testid='verdict'>{verdict}</div>" if verdict else ""),
         unsafe_allow_html=True,
     )
@@ -133,26 +148,24 @@ def feature_maps_view(prediction, key: str):
     """Every Conv2D layer: name, output shape, all channels on one colour scale, and one enlarged."""
     maps = prediction.feature_maps
     if not maps:
-        st.info("This model has no Conv2D layers, so there are no feature maps to show.")
+        st.info(t("maps.none"))
         return
-    st.caption("Each tile is one channel (filter) of the layer; bright means strongly activated. "
-               "One colour scale per layer, shown under its grid.")
+    st.caption(t("maps.caption"))
     tabs = st.tabs([f"{fm.layer} · {'×'.join(map(str, fm.shape))}" for fm in maps])
     for tab, fm in zip(tabs, maps):
         with tab:
             low, high = render.layer_range(fm.maps)
-            folded = f" (after {' + '.join(fm.after)})" if fm.after else ""
-            st.markdown(f"**{fm.layer}**{folded}: output {fm.shape[0]}×{fm.shape[1]}, {fm.shape[2]} channels")
-            scale = max(1, 84 // fm.shape[0])
-            st.image(_tiles(fm.maps, scale), caption=f"{fm.layer}: all {fm.shape[2]} channels")
-            st.image(render.legend_bar(low, high), caption=f"colour scale: {low:.2f} (dark) → {high:.2f} (bright)",
-                     width=256)
-            channel = st.slider("Enlarge channel", 0, fm.shape[2] - 1, 0, key=f"{key}_{fm.layer}_channel")
+            h, w, c = fm.shape
+            folded = t("maps.after", layers=" + ".join(fm.after)) if fm.after else ""
+            st.markdown(t("maps.layer", layer=fm.layer, after=folded, h=h, w=w, c=c))
+            st.image(_tiles(fm.maps, max(1, 84 // h)), caption=t("maps.all_channels", layer=fm.layer, c=c))
+            st.image(render.legend_bar(low, high), caption=t("maps.scale", low=f"{low:.2f}", high=f"{high:.2f}"), width=256)
+            channel = st.slider(t("maps.enlarge"), 0, c - 1, 0, key=f"{key}_{fm.layer}_channel")
             fig = go.Figure(go.Heatmap(z=fm.maps[:, :, channel][::-1], zmin=low, zmax=high, colorscale="Viridis",
                                        hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
             fig.update_layout(height=320, width=360, margin=dict(l=10, r=10, t=30, b=10),
-                              title=f"{fm.layer}, channel {channel}", yaxis=dict(scaleanchor="x", visible=False),
-                              xaxis=dict(visible=False))
+                              title=t("maps.channel_title", layer=fm.layer, channel=channel),
+                              yaxis=dict(scaleanchor="x", visible=False), xaxis=dict(visible=False))
             st.plotly_chart(fig, key=f"{key}_{fm.layer}_big", config={"displayModeBar": False})
 
 

@@ -1,0 +1,55 @@
+"""Every string a user reads, in English and Korean. The strings live in locales/<lang>.json.
+
+``t("key", name=...)`` formats the string of the session's language; a missing key falls back to
+English, and tests fail when a key exists in one language and not the other.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import streamlit as st
+
+LOCALES = Path(__file__).resolve().parent / "locales"
+LANGUAGES = {"en": "English", "ko": "한국어"}
+KEY = "lang"
+
+
+@cache
+def strings(lang: str) -> dict[str, str]:
+    return json.loads((LOCALES / f"{lang}.json").read_text(encoding="utf-8"))
+
+
+def browser_language() -> str:
+    """The browser's language where Streamlit exposes it (st.context.locale), else English."""
+    try:
+        locale = st.context.locale or ""
+    except Exception:  # outside a running app (bare scripts, some test harnesses)
+        locale = ""
+    return "ko" if locale.lower().startswith("ko") else "en"
+
+
+def lang() -> str:
+    if st.session_state.get(KEY) not in LANGUAGES:
+        st.session_state[KEY] = browser_language()
+    return st.session_state[KEY]
+
+
+def t(key: str, **values) -> str:
+    text = strings(lang()).get(key)
+    if text is None:
+        text = strings("en")[key]
+    return text.format(**values) if values else text
+
+
+def class_names(names: list[str]) -> list[str]:
+    """Translate the datasets' class names (e.g. Fashion classes); other names are shown as they are."""
+    table = strings(lang())
+    return [table.get(f"class.{name}", name) for name in names]
+
+
+def language_picker() -> None:
+    lang()
+    st.sidebar.selectbox("Language / 언어", list(LANGUAGES), format_func=LANGUAGES.get, key=KEY)
