@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import ui
+from app_pages import inside, ui
 from app_pages.i18n import t
 from model_store import preprocess
 
@@ -92,6 +92,12 @@ def main():
 
     st.subheader(t("maps.title"))
     ui.feature_maps_view(prediction, key="draw_maps")
+    st.subheader(t("explain.title"))
+    if st.toggle(t("explain.toggle"), key="draw_explain"):
+        inside.explanation_view(model, image, prediction.label, names, key="draw_explain_view")
+    st.subheader(t("filters.title"))
+    if st.toggle(t("filters.toggle"), key="draw_filters"):
+        inside.filters_view(model, key="draw_filters_view")
 
 
 main()

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from app_pages import ui
+from app_pages import inside, ui
 from app_pages.i18n import t
 from model_store import preprocess, render
 
@@ -69,6 +69,12 @@ def main():
 
     st.subheader(t("maps.title"))
     ui.feature_maps_view(prediction, key="fashion_maps")
+    st.subheader(t("explain.title"))
+    if st.toggle(t("explain.toggle"), key="fashion_explain"):
+        inside.explanation_view(model, image, prediction.label, names, key="fashion_explain_view")
+    st.subheader(t("filters.title"))
+    if st.toggle(t("filters.toggle"), key="fashion_filters"):
+        inside.filters_view(model, key="fashion_filters_view")
 
 
 main()

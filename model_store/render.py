@@ -33,17 +33,17 @@ def colorize(values: np.ndarray, low: float, high: float, cmap: str = "viridis")
     return colormap(cmap)[idx]
 
 
-def grid_shape(channels: int) -> tuple[int, int]:
-    cols = math.ceil(math.sqrt(channels * 2)) if channels > 8 else channels
+def grid_shape(channels: int, columns: int | None = None) -> tuple[int, int]:
+    cols = columns or (math.ceil(math.sqrt(channels * 2)) if channels > 8 else channels)
     return math.ceil(channels / cols), cols
 
 
 def tile_channels(maps: np.ndarray, scale: int = 3, gap: int = 2, cmap: str = "viridis",
-                  value_range: tuple[float, float] | None = None) -> np.ndarray:
+                  value_range: tuple[float, float] | None = None, columns: int | None = None) -> np.ndarray:
     """(h, w, c) feature maps -> one RGB image of all channels in a grid, enlarged ``scale`` times."""
     h, w, c = maps.shape
     low, high = value_range or layer_range(maps)
-    rows, cols = grid_shape(c)
+    rows, cols = grid_shape(c, columns)
     cell_h, cell_w = h * scale, w * scale
     out = np.full((rows * (cell_h + gap) - gap, cols * (cell_w + gap) - gap, 3), 40, np.uint8)
     coloured = colorize(maps, low, high, cmap)  # (h, w, c, 3)

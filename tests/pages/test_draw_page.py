@@ -93,7 +93,7 @@ def test_naive_resize_comparison_shows_both_predictions(app):
     app.run()
     app.toggle(key="compare_naive").set_value(True).run()
     assert not app.exception
-    captions = " ".join(str(img.proto) for img in app.get("imgs"))
+    captions = " ".join(str(img.proto) for img in app.get("image"))
     assert "Naive resize" in captions and "MNIST-style" in captions
     assert any("Naive resize reads" in md.value for md in app.markdown)
 
