@@ -68,6 +68,7 @@ def main():
                 st.warning(t("draw.blob"))
                 return
             image = prepared.image
+            st.session_state.last_drawing = image  # the Convolution page can use it
             naive = preprocess.naive_resize(canvas, polarity="light-on-dark").image
     prediction = ui.predict(model, image)
     with right:
