@@ -12,6 +12,7 @@ page = st.navigation([
     st.Page("app_pages/draw.py", title=t("nav.draw"), icon=":material/draw:", default=True),
     st.Page("app_pages/fashion.py", title=t("nav.fashion"), icon=":material/checkroom:", url_path="fashion"),
     st.Page("app_pages/convolution.py", title=t("nav.convolution"), icon=":material/grid_on:", url_path="convolution"),
+    st.Page("app_pages/dataset.py", title=t("nav.dataset"), icon=":material/photo_library:", url_path="datasets"),
     st.Page("app_pages/train.py", title=t("nav.train"), icon=":material/model_training:", url_path="train"),
     st.Page("app_pages/models.py", title=t("nav.models"), icon=":material/inventory_2:", url_path="models"),
 ])
