@@ -20,6 +20,7 @@ with st.sidebar:
     st.title("ConvScope")
     st.caption(t("app.tagline"))
 i18n.language_picker()
+ui.presentation_toggle()
 for dataset in ui.DATASETS:
     ui.model_picker(dataset)
 page.run()

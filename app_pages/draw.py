@@ -80,7 +80,7 @@ def main():
 
     st.subheader(t("draw.sees"))
     compare = naive is not None and st.toggle(t("draw.compare"), key="compare_naive", help=t("draw.compare_help"))
-    show_values = st.checkbox(t("input.values"), key="show_values")
+    show_values = not ui.presenting() and st.checkbox(t("input.values"), key="show_values")
     cols = st.columns(2 if compare else 1)
     with cols[0]:
         ui.model_input_view(image, t("draw.caption_mnist"), "mnist_style", show_values)
@@ -96,6 +96,8 @@ def main():
     st.subheader(t("explain.title"))
     if st.toggle(t("explain.toggle"), key="draw_explain"):
         inside.explanation_view(model, image, prediction.label, names, key="draw_explain_view")
+    if ui.presenting():
+        return  # fewer controls on a projector
     st.subheader(t("filters.title"))
     if st.toggle(t("filters.toggle"), key="draw_filters"):
         inside.filters_view(model, key="draw_filters_view")

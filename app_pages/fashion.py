@@ -72,6 +72,8 @@ def main():
     st.subheader(t("explain.title"))
     if st.toggle(t("explain.toggle"), key="fashion_explain"):
         inside.explanation_view(model, image, prediction.label, names, key="fashion_explain_view")
+    if ui.presenting():
+        return  # fewer controls on a projector
     st.subheader(t("filters.title"))
     if st.toggle(t("filters.toggle"), key="fashion_filters"):
         inside.filters_view(model, key="fashion_filters_view")

@@ -98,6 +98,32 @@ def current_model(dataset: str) -> str | None:
     return name or store().active(dataset)
 
 
+# ---- presentation mode ------------------------------------------------------------------------------
+PRESENT_KEY = "present"
+_PRESENT_CSS = """
+<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"] { font-size: 1.15rem; }
+h1 { font-size: 3rem !important; }
+</style>
+"""
+
+
+def presenting() -> bool:
+    """Presentation mode (projectors): larger text and charts, fewer controls."""
+    return bool(st.session_state.get(PRESENT_KEY, False))
+
+
+def presentation_toggle() -> None:
+    st.sidebar.toggle(t("present.toggle"), key=PRESENT_KEY, help=t("present.help"))
+    if presenting():
+        st.html(_PRESENT_CSS)
+
+
+def chart_height(normal: int) -> int:
+    return int(normal * 1.6) if presenting() else normal
+
+
 # ---- views --------------------------------------------------------------------------------------
 def probability_chart(probabilities: np.ndarray, names: list[str], key: str, true_label: int | None = None):
     predicted = int(np.argmax(probabilities))
@@ -110,7 +136,8 @@ def probability_chart(probabilities: np.ndarray, names: list[str], key: str, tru
         hovertemplate="%{x}: %{y:.2%}<extra></extra>",
     ))
     fig.update_layout(
-        height=260, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(range=[0, 1.15], tickformat=".0%", title=None),
+        height=chart_height(260), margin=dict(l=10, r=10, t=10, b=10),
+        yaxis=dict(range=[0, 1.15], tickformat=".0%", title=None), font=dict(size=20 if presenting() else 13),
         xaxis=dict(type="category", title=None), showlegend=False,
     )
     st.plotly_chart(fig, key=key, config={"displayModeBar": False})
@@ -137,7 +164,7 @@ def prediction_headline(label: str, confidence: float, verdict: str | None = Non
 
 def model_input_view(image: np.ndarray, caption: str, key: str, show_values: bool = False):
     """The 28x28 image the model received, with visible pixels and optionally its values."""
-    st.image(render.enlarge(image, scale=7), caption=caption, width=196)
+    st.image(render.enlarge(image, scale=7), caption=caption, width=300 if presenting() else 196)
     if show_values:
         values = (np.clip(image, 0, 1) * 255).round().astype(int)
         st.dataframe(values, key=f"{key}_values", height=330, column_config={
