@@ -3,7 +3,9 @@
 Grad-CAM weights a convolution layer's maps by how much the class score grows with each channel,
 then keeps the positive part: where in the image the evidence for that class sits. Saliency is the
 size of the score's gradient with respect to each input pixel. Both use the log-probability of the
-class, which works for models that end in a softmax (as all of ours and the tutorials' do).
+class's logit when the last layer is a softmax Dense (ours and the tutorials' are): the
+probability of a confident answer saturates at 1 and its gradient vanishes, the logit's does not.
+Other models fall back to the log-probability.
 """
 
 from __future__ import annotations
@@ -30,6 +32,36 @@ def _as_input(model, image: np.ndarray):
     x = np.asarray(image, np.float32).reshape(1, 28, 28)
     shape = tuple(model.inputs[0].shape[1:])
     return x.reshape(1, *shape)
+
+
+def _softmax_dense(model):
+    """The last layer when it is a Dense with softmax, whose pre-activation (the logits) we can compute."""
+    import keras
+
+    last = model.layers[-1] if model.layers else None
+    if isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == "softmax":
+        return last
+    return None
+
+
+def _forward_scores(model, x, watch_after=None, tape=None):
+    """Run a Sequential model layer by layer; returns (tensor watched after ``watch_after``, logits or log-probs).
+
+    Running the layers by hand lets the tape see the very tensor the rest of the model consumes.
+    """
+    import tensorflow as tf
+
+    head = _softmax_dense(model)
+    h, watched = x, None
+    for layer in model.layers:
+        if layer is head:
+            h = tf.matmul(h, layer.kernel) + layer.bias  # logits
+        else:
+            h = layer(h, training=False)
+        if layer is watch_after:
+            tape.watch(h)
+            watched = h
+    return watched, (h if head is not None else tf.math.log(h + 1e-12))
 
 
 def _normalise(a: np.ndarray) -> np.ndarray:
@@ -59,22 +91,13 @@ def grad_cam(model, image: np.ndarray, class_index: int | None = None, layer: st
     tap = taps[layer]
     with tf.GradientTape() as tape:
         if isinstance(model, keras.Sequential):
-            # Run the layers by hand so the tape sees the very tensor the rest of the model consumes.
-            maps, probs, seen = x, None, False
-            for lyr in model.layers:
-                if not seen:
-                    maps = lyr(maps, training=False)
-                    if lyr is tap:
-                        seen = True
-                        tape.watch(maps)
-                        probs = maps
-                else:
-                    probs = lyr(probs, training=False)
+            maps, scores = _forward_scores(model, x, watch_after=tap, tape=tape)
         else:
             maps, probs = keras.Model(model.inputs, [tap.output, model.outputs[0]])(x, training=False)
+            scores = tf.math.log(probs + 1e-12)
         if class_index is None:
-            class_index = int(tf.argmax(probs[0]))
-        score = tf.math.log(probs[0, class_index] + 1e-12)
+            class_index = int(tf.argmax(scores[0]))
+        score = scores[0, class_index]
     grads = tape.gradient(score, maps)[0].numpy()  # (h, w, c)
     weights = grads.mean(axis=(0, 1))
     cam = (maps[0].numpy() * weights).sum(axis=-1)
@@ -82,15 +105,19 @@ def grad_cam(model, image: np.ndarray, class_index: int | None = None, layer: st
 
 
 def saliency(model, image: np.ndarray, class_index: int | None = None) -> Explanation:
-    """|d log p(class) / d pixel|, normalised to [0, 1]."""
+    """|d score(class) / d pixel|, normalised to [0, 1]."""
+    import keras
     import tensorflow as tf
 
     x = tf.Variable(_as_input(model, image))
     with tf.GradientTape() as tape:
-        probs = model(x, training=False)
+        if isinstance(model, keras.Sequential):
+            _, scores = _forward_scores(model, x)
+        else:
+            scores = tf.math.log(model(x, training=False) + 1e-12)
         if class_index is None:
-            class_index = int(tf.argmax(probs[0]))
-        score = tf.math.log(probs[0, class_index] + 1e-12)
+            class_index = int(tf.argmax(scores[0]))
+        score = scores[0, class_index]
     grad = np.abs(tape.gradient(score, x).numpy()).reshape(28, 28)
     return Explanation(_normalise(grad), int(class_index))
 
