@@ -70,7 +70,7 @@ def main():
             image = prepared.image
             st.session_state.last_drawing = image  # the Convolution page can use it
             naive = preprocess.naive_resize(canvas, polarity="light-on-dark").image
-    prediction = ui.predict(model, image)
+    prediction = ui.prediction(model, image)
     with right:
         verdict = None
         if true_label is not None:
@@ -85,7 +85,7 @@ def main():
     with cols[0]:
         ui.model_input_view(image, t("draw.caption_mnist"), "mnist_style", show_values)
     if compare:
-        naive_pred = ui.predict(model, naive)
+        naive_pred = ui.prediction(model, naive)
         with cols[1]:
             ui.model_input_view(naive, t("draw.caption_naive"), "naive", show_values)
             text = t("draw.naive_reads", label=names[naive_pred.label], confidence=f"{naive_pred.confidence:.0%}")

@@ -55,7 +55,7 @@ def main():
     chooser(test, names)
     pos = st.session_state.fashion_pick
     image, true_label = preprocess.from_uint8(test.images[pos]), int(test.labels[pos])
-    prediction = ui.predict(model, image)
+    prediction = ui.prediction(model, image)
 
     left, right = st.columns([1, 2], gap="large")
     with left:

@@ -58,7 +58,7 @@ def test_set(dataset: str) -> TestImages:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def predict(model_name: str, image: np.ndarray):
+def prediction(model_name: str, image: np.ndarray):
     """Prediction and feature maps for one (28, 28) input, cached on the input's bytes."""
     return predictor(model_name)(image)
 

@@ -7,16 +7,14 @@ digit model.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from types import SimpleNamespace
 
-import numpy as np
 import pytest
-import streamlit_drawable_canvas
-from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from model_store.store import DEFAULTS_DIR
+from tests.pages.fakes import ONE_SMALL_CORNER, SEVEN, FakeCanvas, drawing, install_fake_canvas
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 DRAW = "app_pages/draw.py"
@@ -25,36 +23,12 @@ pytestmark = pytest.mark.skipif(not (DEFAULTS_DIR / "convscope-digits.keras").ex
                                 reason="the shipped digit model model_store/defaults/convscope-digits.keras is missing")
 
 
-class FakeCanvas:
-    """Stands in for st_canvas: returns whatever image the test set last."""
-
-    image: np.ndarray | None = None
-
-    @classmethod
-    def __call__(cls, *args, **kwargs):
-        return SimpleNamespace(image_data=cls.image, json_data=None)
-
-
-def drawing(strokes, size=280, width=18) -> np.ndarray:
-    """RGBA canvas with white strokes on black, as the real canvas returns it."""
-    img = Image.new("RGBA", (size, size), (0, 0, 0, 255))
-    pen = ImageDraw.Draw(img)
-    for stroke in strokes:
-        pen.line([(x * size, y * size) for x, y in stroke], fill=(255, 255, 255, 255), width=width, joint="curve")
-    return np.asarray(img)
-
-
-ONE_SMALL_CORNER = [[(0.12, 0.1), (0.12, 0.35)]]
-SEVEN = [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]]
-
-
 @pytest.fixture
 def app(monkeypatch, tmp_path):
     import streamlit as st
 
     monkeypatch.setenv("CONVSCOPE_MODELS", str(tmp_path / "models"))
-    monkeypatch.setattr(streamlit_drawable_canvas, "st_canvas", FakeCanvas())
-    FakeCanvas.image = None
+    install_fake_canvas(monkeypatch)
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=120)
@@ -82,8 +56,8 @@ def test_a_drawing_is_read_after_the_stroke(app, strokes, digit):
     assert not app.exception
     assert predicted(app) == digit
     assert app.get("plotly_chart"), "probability chart missing"
-    conv_layers = [row["name"] for row in __import__("json").loads(
-        (DEFAULTS_DIR / "convscope-digits.json").read_text())["layers"] if row["type"] == "Conv2D"]
+    layers = json.loads((DEFAULTS_DIR / "convscope-digits.json").read_text())["layers"]
+    conv_layers = [row["name"] for row in layers if row["type"] == "Conv2D"]
     labels = [t.label for t in app.tabs]
     assert [label.split(" · ")[0] for label in labels] == conv_layers
 
