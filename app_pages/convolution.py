@@ -89,8 +89,9 @@ def main():
 
     st.subheader(t("conv.step"))
     c1, c2 = st.columns(2)
-    row = c1.slider(t("conv.row"), 0, output.shape[0] - 1, output.shape[0] // 2, key="conv_row")
-    col = c2.slider(t("conv.col"), 0, output.shape[1] - 1, output.shape[1] // 2, key="conv_col")
+    start_row, start_col = np.unravel_index(int(np.argmax(np.abs(output))), output.shape)  # where something happens
+    row = c1.slider(t("conv.row"), 0, output.shape[0] - 1, int(start_row), key="conv_row")
+    col = c2.slider(t("conv.col"), 0, output.shape[1] - 1, int(start_col), key="conv_col")
     s = conv.step(image, kernel, row, col)
     cols = st.columns(4)
     with cols[0]:
