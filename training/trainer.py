@@ -93,6 +93,14 @@ def _split_train(split: Split, config: TrainConfig):
     return (split.images[train_idx], split.labels[train_idx]), (split.images[val_idx], split.labels[val_idx])
 
 
+def distribution_strategy():
+    """All GPUs through MirroredStrategy when there are several; otherwise TensorFlow's default (one GPU or the CPU)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
 def to_float(images: np.ndarray) -> np.ndarray:
     """uint8 (n, 28, 28) -> float32 (n, 28, 28, 1) in [0, 1], the input every preset takes."""
     return (images.astype(np.float32) / 255.0)[..., None]
@@ -163,8 +171,9 @@ class Trainer:
             tf.config.experimental.enable_op_determinism()
         (x_train, y_train), (x_val, y_val) = _split_train(self.train_split, c)
         steps = math.ceil(len(y_train) / c.batch_size)
-        model = presets.build(c.preset)
-        model.compile(optimizer=self._optimizer(steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        with distribution_strategy().scope():
+            model = presets.build(c.preset)
+            model.compile(optimizer=self._optimizer(steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         self.model = model
         result = TrainResult(config=c, model=model, train_size=len(y_train))
         has_val = len(y_val) > 0
