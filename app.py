@@ -6,6 +6,7 @@ from app_pages import i18n, ui
 from app_pages.i18n import t
 
 st.set_page_config(page_title="ConvScope", page_icon=":material/biotech:", layout="wide")
+ui.keep_keras_state()
 
 i18n.lang()
 page = st.navigation([

@@ -17,7 +17,7 @@ if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ requirements-dev.
   .venv/bin/python -m pip install --quiet -r requirements-dev.txt
   touch "$stamp"
 fi
-packages="chromium chromium-driver fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript fonts-sjfonts fonts-humor-sans fonts-comic-neue"
+packages="chromium chromium-driver fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript fonts-sjfonts fonts-humor-sans fonts-comic-neue fonts-nanum"
 need_apt=no
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_apt=yes

@@ -24,22 +24,23 @@ def mnist_digit_input():
     test = ui.test_set(DATASET)
     if not test.full:
         st.caption(t("common.sample_only", dataset="MNIST", count=len(test.labels)))
-    if "mnist_pick" not in st.session_state:
-        st.session_state.mnist_pick = 0
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     with c2:
         if st.button(t("common.random"), icon=":material/casino:", key="mnist_random", width="stretch"):
             st.session_state.mnist_pick = int(np.random.default_rng().integers(len(test.labels)))
     with c1:
-        st.number_input(t("common.test_image"), 0, len(test.labels) - 1, key="mnist_pick",
-                        help=t("draw.mnist_help_full" if test.full else "draw.mnist_help_sample"))
-    pos = st.session_state.mnist_pick
+        pos = ui.pick_test_image(test, "mnist_pick", t("common.test_image"),
+                                   help=t("draw.mnist_help_full" if test.full else "draw.mnist_help_sample"))
     label = int(test.labels[pos])
     st.caption(t("draw.mnist_caption", index=int(test.indices[pos]), label=label))
     return preprocess.from_uint8(test.images[pos]), label
 
 
+KEPT = ("draw_source", "stroke_width", "compare_naive", "show_values", "draw_explain", "draw_filters", "mnist_pick")
+
+
 def main():
+    ui.keep_widget_state(*KEPT)
     st.title(t("draw.title"))
     st.caption(t("draw.intro"))
     model = ui.current_model(DATASET)

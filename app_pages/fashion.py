@@ -17,13 +17,11 @@ def pick(position: int):
 
 def chooser(test, names):
     """By class (a gallery of thumbnails), by index, or at random; the choice is a position in ``test``."""
-    if "fashion_pick" not in st.session_state:
-        st.session_state.fashion_pick = 0
     c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
     with c1:
         label = st.selectbox(t("fashion.class"), range(10), format_func=lambda i: names[i], key="fashion_class")
     with c2:
-        st.number_input(t("common.test_image"), 0, len(test.labels) - 1, key="fashion_pick")
+        ui.pick_test_image(test, "fashion_pick", t("common.test_image"))
     with c3:
         st.button(t("common.random"), icon=":material/casino:", key="fashion_random", width="stretch",
                   on_click=lambda: pick(np.random.default_rng().integers(len(test.labels))))

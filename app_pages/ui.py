@@ -23,6 +23,39 @@ LOW_CONFIDENCE = 0.6
 DATASETS = ("mnist", "fashion-mnist")
 
 
+def keep_keras_state() -> None:
+    """Streamlit calls ``keras.backend.clear_session()`` after every script run. We hold compiled models
+    for the whole server (and may be training in a thread), so that only costs ~50 ms per stroke and
+    resets state others use. Switched off where this Streamlit still has the hook."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if hasattr(script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = lambda: None
+
+
+def keep_widget_state(*keys: str) -> None:
+    """Widgets not drawn in a run lose their value (Streamlit's rule); pages that return early, e.g. on an
+    empty canvas, call this first so toggles survive a Clear."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def pick_test_image(test: TestImages, key: str, label: str, help: str | None = None) -> int:
+    """Choose a test image by its official test-set index; returns its position in ``test``.
+
+    With the full test set position and index are the same number; with the shipped sample only the
+    sampled indices can be chosen, so the number the user sees is always the dataset's own index."""
+    if key not in st.session_state:
+        st.session_state[key] = 0
+    if test.full:
+        st.number_input(label, 0, len(test.labels) - 1, key=key, help=help)
+    else:
+        st.selectbox(label, range(len(test.labels)), key=key, help=help,
+                     format_func=lambda pos: f"#{int(test.indices[pos])}")
+    return int(st.session_state[key])
+
+
 @st.cache_resource
 def store() -> ModelStore:
     return ModelStore()
@@ -178,8 +211,11 @@ def feature_maps_view(prediction, key: str):
         st.info(t("maps.none"))
         return
     st.caption(t("maps.caption"))
-    tabs = st.tabs([f"{fm.layer} · {'×'.join(map(str, fm.shape))}" for fm in maps])
+    # Lazy tabs: only the open layer is drawn, so a stroke costs one layer's images, not all of them.
+    tabs = st.tabs([f"{fm.layer} · {'×'.join(map(str, fm.shape))}" for fm in maps], key=f"{key}_tabs", on_change="rerun")
     for tab, fm in zip(tabs, maps):
+        if tab.open is False:
+            continue
         with tab:
             low, high = render.layer_range(fm.maps)
             h, w, c = fm.shape
@@ -199,3 +235,12 @@ def feature_maps_view(prediction, key: str):
 @st.cache_data(max_entries=128, show_spinner=False)
 def _tiles(maps: np.ndarray, scale: int) -> np.ndarray:
     return render.tile_channels(maps, scale=scale)
+
+
+# ---- training in the background (Train page) --------------------------------------------------------
+@st.cache_resource
+def jobs():
+    """The server's training jobs: one registry per server, so every session sees the same running training."""
+    from training.jobs import JobRegistry
+
+    return JobRegistry()

@@ -95,6 +95,8 @@ class Predictor:
     def predict_batch(self, images: np.ndarray):
         """(n, 28, 28) floats in [0, 1] -> (probabilities (n, 10), [maps (n, h, w, c) per conv layer])."""
         outputs = self._forward(self._shape_input(images))
+        if not isinstance(outputs, list | tuple):  # a model without Conv2D layers: Keras returns the lone output bare
+            outputs = [outputs]
         outputs = [np.asarray(o) for o in outputs]
         return outputs[-1], outputs[:-1]
 

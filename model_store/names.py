@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 MAX_LENGTH = 64
+MAX_BYTES = 200  # file systems allow 255 bytes; leave room for the suffix and a temp prefix
 _FORBIDDEN = set('/\\:*?"<>|')
 
 
@@ -21,6 +22,8 @@ def clean_name(raw: str) -> str:
         raise InvalidName("a name cannot be empty")
     if len(name) > MAX_LENGTH:
         raise InvalidName(f"a name can have at most {MAX_LENGTH} characters (this one has {len(name)})")
+    if len(name.encode("utf-8")) > MAX_BYTES:
+        raise InvalidName(f"this name is too long for a file name ({MAX_BYTES} bytes at most in UTF-8)")
     if name.startswith("."):
         raise InvalidName("a name cannot start with a dot")
     bad = sorted({ch for ch in name if ch in _FORBIDDEN})

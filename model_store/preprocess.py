@@ -51,7 +51,7 @@ def to_ink(image, polarity: str = "auto") -> np.ndarray:
     background is whatever covers most of the border, and the image is inverted when that is bright.
     """
     a = np.asarray(image)
-    if a.dtype == object or a.size == 0:
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or a.size == 0:
         raise PreprocessError("the image is empty or not numeric")
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]

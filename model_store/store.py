@@ -13,7 +13,6 @@ import json
 import os
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +21,8 @@ from model_store.names import InvalidName, clean_name, same_name
 DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
 USER_DIR_ENV = "CONVSCOPE_MODELS"
 DEFAULT_USER_DIR = Path(__file__).resolve().parent.parent / "user_models"
-ACTIVE_FILE = "active.json"
+ACTIVE_FILE = ".active.json"  # a dot-file: no model name can start with a dot
 _TMP_PREFIX = ".tmp-"
-_STALE_TMP_SECONDS = 3600
 _thread_lock = threading.Lock()
 
 
@@ -76,14 +74,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _without_optimizer(model):
-    """A weight-sharing copy with no optimizer state: a third of the file, and nothing the app needs lost."""
-    import keras
-
+    """An uncompiled copy with the same weights: no optimizer state (a third of the file) and nothing the
+    app needs lost. Rebuilt from the config, because ``clone_model`` keeps the compile state in Keras 3."""
     if getattr(model, "optimizer", None) is None:
         return model
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    return clone
+    copy = model.__class__.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 class ModelStore:
@@ -244,10 +241,11 @@ class ModelStore:
                 os.unlink(entry.path)
 
     def _remove_stale_temp_files(self) -> None:
-        cutoff = time.time() - _STALE_TMP_SECONDS
-        for tmp in self.user_dir.glob(f"{_TMP_PREFIX}*"):
-            with contextlib.suppress(OSError):
-                if tmp.stat().st_mtime < cutoff:
+        """Temp files left by a save that was killed. Every save holds the store lock while its temp
+        file exists, so once we hold the lock, any temp file belongs to a dead writer."""
+        with self._locked():
+            for tmp in self.user_dir.glob(f"{_TMP_PREFIX}*"):
+                with contextlib.suppress(OSError):
                     tmp.unlink()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -96,8 +97,13 @@ def cmd_samples(args) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
-    parser.add_argument("--data", help=f"folder with mnist/ and fashion-mnist/ IDX files (or set {datasets.DATA_ENV})")
+    data_help = f"folder with mnist/ and fashion-mnist/ IDX files (or set {datasets.DATA_ENV})"
+    parser.add_argument("--data", help=data_help)
+    # Also accepted after the subcommand, where people type it; SUPPRESS keeps the top-level value otherwise.
+    data_option = argparse.ArgumentParser(add_help=False)
+    data_option.add_argument("--data", default=argparse.SUPPRESS, help=data_help)
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser = functools.partial(sub.add_parser, parents=[data_option])
     train = sub.add_parser("train", help="train a preset and optionally save it to the model store")
     train.add_argument("--dataset", choices=datasets.DATASETS, default="mnist")
     train.add_argument("--preset", choices=list(presets.PRESETS), default="tf-tutorial")

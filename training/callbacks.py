@@ -34,6 +34,15 @@ class Reporter(keras.callbacks.Callback):
             self.model.stop_training = True
         self.trainer._emit("on_batch", self.epoch, batch + 1, logs)
 
+    def on_test_batch_end(self, batch, logs=None):
+        # Keras validates even after a mid-epoch stop; end that pass after one batch too, so a stop (also one
+        # pressed while validating) ends the run within a batch. The epoch is then partial and not recorded.
+        if self.trainer.stop_requested or self.result.stop_reason in ("stopped", "nan"):
+            if self.result.stop_reason != "nan":
+                self.result.stop_reason = "stopped"
+            self.model.stop_training = True
+            self.model.stop_evaluating = True
+
     def on_epoch_end(self, epoch, logs=None):
         if self.result.stop_reason in ("stopped", "nan"):
             return  # a partial epoch: its numbers are not comparable with whole ones

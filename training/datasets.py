@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,8 +94,9 @@ def check_split(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
         raise DatasetError(f"{where}: images have shape {images.shape}, expected (n, 28, 28)")
     if labels.ndim != 1 or len(labels) != len(images):
         raise DatasetError(f"{where}: {len(labels)} labels for {len(images)} images")
-    if len(labels) and labels.max() > 9:
-        raise DatasetError(f"{where}: label {int(labels.max())} is outside 0..9")
+    if len(labels) and (labels.max() > 9 or labels.min() < 0):
+        bad = int(labels.max()) if labels.max() > 9 else int(labels.min())
+        raise DatasetError(f"{where}: label {bad} is outside 0..9")
     return Split(np.ascontiguousarray(images, dtype=np.uint8), np.ascontiguousarray(labels, dtype=np.uint8))
 
 
@@ -120,7 +122,7 @@ def load_npz(path: str | Path) -> dict[str, Split]:
                 "train": check_split(data["x_train"], data["y_train"], f"{path} (train)"),
                 "test": check_split(data["x_test"], data["y_test"], f"{path} (test)"),
             }
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DatasetError(f"{path}: not a valid mnist.npz ({exc})") from exc
 
 

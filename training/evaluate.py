@@ -10,8 +10,8 @@ from training.datasets import Split
 def predict_probabilities(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Class probabilities for many uint8 images, in batches (one compiled call per batch)."""
     x = images.astype(np.float32) / 255.0
-    flat = len(model.inputs[0].shape) == 2  # MLPs uploaded from tutorials take 784 values
-    x = x.reshape(len(x), -1) if flat else x[..., None]
+    # (28, 28, 1) for our presets; uploaded tutorial models may take 784 values or (28, 28) without a channel
+    x = x.reshape(len(x), *tuple(model.inputs[0].shape[1:]))
     return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]))
                            for i in range(0, len(x), batch_size)]) if len(x) else np.zeros((0, 10), np.float32)
 
@@ -24,9 +24,13 @@ def confusion_matrix(true: np.ndarray, predicted: np.ndarray, classes: int = 10)
 
 
 def evaluate(model, split: Split, class_names: list[str]) -> dict:
-    probs = predict_probabilities(model, split.images)
+    return summarize(predict_probabilities(model, split.images), split.labels, class_names)
+
+
+def summarize(probs: np.ndarray, labels: np.ndarray, class_names: list[str]) -> dict:
+    """Accuracy, loss, per-class accuracy and confusion matrix from already computed probabilities."""
     predicted = probs.argmax(axis=1)
-    labels = split.labels.astype(np.int64)
+    labels = labels.astype(np.int64)
     picked = np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0)
     matrix = confusion_matrix(labels, predicted, len(class_names))
     per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)

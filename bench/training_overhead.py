@@ -1,0 +1,93 @@
+"""What our training machinery costs: the same preset on the same images, trained three ways in one process.
+
+    CONVSCOPE_DATA=/work/shared/datasets python bench/training_overhead.py [--images 10000] [--epochs 2] [--repeats 3]
+
+- plain:   the tutorial script: ``model.compile(...)``; ``model.fit(x, y, batch_size, epochs, validation_split)``
+- trainer: ``training.trainer.Trainer.run()`` (tf.data pipeline, the Reporter callback, best-weights copy)
+- job:     ``training.jobs.TrainingJob`` (the Trainer in a background thread, as the Train page runs it, with the
+           per-batch snapshot updates and the probe feature maps recorded after every epoch)
+
+The figure compared is the wall time of ``fit`` itself (model building and the final test evaluation are left
+out of all three); the runs are interleaved and the medians are printed with their ratio to plain.
+Target: trainer / plain <= 1.05 and job / plain <= 1.05.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training import datasets  # noqa: E402
+from training.datasets import Dataset, Split  # noqa: E402
+from training.trainer import TrainConfig, Trainer, _split_train, to_float  # noqa: E402
+
+
+def plain(config: TrainConfig, train: Split) -> float:
+    import keras
+
+    from training import presets
+
+    keras.utils.set_random_seed(config.seed)
+    (x, y), (xv, yv) = _split_train(train, config)
+    model = presets.build(config.preset)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    x, xv = to_float(x), to_float(xv)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=(xv, yv), verbose=0)
+    return time.perf_counter() - start
+
+
+def trainer(config: TrainConfig, train: Split) -> float:
+    return Trainer(config, train).run().seconds
+
+
+def job(config: TrainConfig, train: Split, probe: Split) -> float:
+    from training.jobs import TrainingJob
+
+    data = Dataset("mnist", train, probe, "memory")
+    run = TrainingJob(config, data_loader=lambda name: data).start()
+    run.wait()
+    snap = run.snapshot()
+    assert snap.status == "finished" and len(snap.probes) == config.epochs + 1, snap.message
+    return run.result.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="tf-tutorial")
+    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    data = datasets.load("mnist", allow_download=False)
+    train = Split(data.train.images[: args.images], data.train.labels[: args.images])
+    probe = Split(data.test.images[:200], data.test.labels[:200])  # the job evaluates on it after fit: kept small
+    config = TrainConfig(preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, validation_split=0.1, seed=0)
+    print(f"{args.preset}, {args.images} MNIST images (10% validation), {args.epochs} epochs, batch {args.batch_size}, "
+          f"{os.cpu_count()} CPU cores; fit wall time, {args.repeats} interleaved repeats")
+    plain(TrainConfig(preset=args.preset, epochs=1, batch_size=args.batch_size), Split(train.images[:512], train.labels[:512]))
+    times: dict[str, list[float]] = {"plain": [], "trainer": [], "job": []}
+    for repeat in range(args.repeats):
+        for name, fn in (("plain", lambda: plain(config, train)), ("trainer", lambda: trainer(config, train)),
+                         ("job", lambda: job(config, train, probe))):
+            seconds = fn()
+            times[name].append(seconds)
+            print(f"  run {repeat + 1} {name:8s} {seconds:7.2f} s", flush=True)
+    base = statistics.median(times["plain"])
+    print(f"{'variant':10s} {'median s':>9s} {'ratio':>7s}")
+    for name, values in times.items():
+        print(f"{name:10s} {statistics.median(values):9.2f} {statistics.median(values) / base:7.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""The Draw page in a real browser: digits drawn as mouse strokes, read by the shipped digit model.
+
+Each digit is drawn twice, small in a corner and large in the centre, with real mouse events on the
+canvas; the test reads the prediction as a person would (the big label) and saves a screenshot per
+drawing in test-artifacts/. The canvas is cleared between drawings with the canvas' own toolbar
+(its "Reset canvas & history" button), which also brings back the empty-canvas hint.
+
+Synchronisation: the prediction element carries ``data-input``, a fingerprint of the model input.
+After every stroke the test waits until that attribute differs from its value before the stroke and
+the app's script has finished its run; only then is the page read.
+
+Only the shipped default models are used (the ``app_server`` fixture gives the app an empty user model
+folder); the module skips when ``model_store/defaults/convscope-digits`` is missing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from model_store.store import DEFAULTS_DIR, ModelStore
+from tests.e2e.conftest import ARTIFACTS, IDLE, canvas_box, draw_strokes, wait_idle
+
+MODEL = "convscope-digits"
+HINT = "Draw a digit on the black canvas to see the prediction."
+CLEAR_BUTTON = "[data-testid=stBidiComponentIsolated] button[aria-label='Reset canvas & history']"
+
+pytestmark = pytest.mark.skipif(
+    not ((DEFAULTS_DIR / f"{MODEL}.keras").is_file() and (DEFAULTS_DIR / f"{MODEL}.json").is_file()),
+    reason=f"the shipped digit model model_store/defaults/{MODEL}.keras/.json is missing (train it first); "
+           "these tests assert what the shipped model reads",
+)
+
+
+# ---- digits as a person draws them ------------------------------------------------------------------
+# Each shape is a list of strokes; a stroke is a list of (x, y) in a unit box (x right, y down), drawn
+# in the order a person's pen moves. ``place`` maps the box onto the canvas.
+def _line(p, q, n: int = 8):
+    return [(p[0] + (q[0] - p[0]) * i / n, p[1] + (q[1] - p[1]) * i / n) for i in range(n + 1)]
+
+
+def _ellipse(n: int = 40, tilt: float = 0.12):
+    """Starts at the top, runs anticlockwise as most people write a 0, and overlaps its start a little."""
+    points = []
+    for i in range(n + 3):
+        a = -2 * math.pi * i / n
+        x, y = 0.45 * math.sin(a), -0.48 * math.cos(a)
+        points.append((0.5 + x - tilt * y, 0.5 + y))  # slanted a little to the right, like handwriting
+    return points
+
+
+SHAPES = {
+    # an oval with many points, one stroke
+    "0": ([_ellipse()], 0.65),
+    # a single, slightly slanted vertical line
+    "1": ([_line((0.62, 0.0), (0.38, 1.0), 10)], 0.25),
+    # an open 4 in two strokes: down-left diagonal then across; then the long vertical
+    "4": ([_line((0.55, 0.0), (0.05, 0.62)) + _line((0.05, 0.62), (0.95, 0.6))[1:],
+           _line((0.68, 0.25), (0.66, 1.0))], 0.8),
+    # a 7 in one stroke: the top bar, then the diagonal down to the left
+    "7": ([_line((0.05, 0.06), (0.95, 0.02)) + _line((0.95, 0.02), (0.4, 1.0), 10)[1:]], 0.7),
+}
+
+# (name, centre x, centre y, height) in canvas units (the canvas is 280x280 CSS px)
+LARGE_CENTRE = ("large-centre", 0.5, 0.5, 0.7)
+SMALL_CORNERS = {
+    "0": ("small-top-left", 0.2, 0.2, 0.3),
+    "1": ("small-top-right", 0.82, 0.2, 0.3),
+    "4": ("small-bottom-left", 0.2, 0.8, 0.3),
+    "7": ("small-bottom-right", 0.8, 0.8, 0.3),
+}
+CASES = [(digit, place) for digit in SHAPES for place in (SMALL_CORNERS[digit], LARGE_CENTRE)]
+
+
+def place(digit: str, cx: float, cy: float, height: float):
+    strokes, aspect = SHAPES[digit]
+    width = height * aspect
+    return [[(cx - width / 2 + x * width, cy - height / 2 + y * height) for x, y in stroke] for stroke in strokes]
+
+
+# ---- page helpers -----------------------------------------------------------------------------------
+def prediction_state(page) -> tuple[str, str] | None:
+    """(data-input fingerprint, predicted label) of the prediction on the page, or None when there is none."""
+    return page.evaluate("""() => {
+        const e = document.querySelector("[data-testid='prediction']");
+        return e ? [e.getAttribute('data-input'), e.textContent.trim()] : null;
+    }""")
+
+
+def wait_new_prediction(page, previous: str | None, timeout: float = 60_000) -> None:
+    """Wait until the prediction's input fingerprint differs from ``previous`` and the script run is over."""
+    page.wait_for_function("""([previous, idle]) => {
+        const e = document.querySelector("[data-testid='prediction']");
+        return e !== null && e.getAttribute('data-input') !== previous && document.querySelector(idle) !== null;
+    }""", arg=[previous, IDLE], timeout=timeout)
+
+
+def draw(page, strokes) -> str:
+    """Draw the strokes one by one, waiting for each one's prediction; returns the label finally shown."""
+    box = canvas_box(page)
+    for stroke in strokes:
+        state = prediction_state(page)
+        draw_strokes(page, [stroke], box)
+        wait_new_prediction(page, state and state[0])
+    return prediction_state(page)[1]
+
+
+def wait_empty(page) -> None:
+    """Wait for the empty-canvas state: the hint is shown, no prediction, the run is over."""
+    page.wait_for_function("""([idle, hint]) => document.querySelector(idle) !== null
+        && document.querySelector("[data-testid='prediction']") === null
+        && [...document.querySelectorAll("[data-testid='stAlertContentInfo']")].some(e => e.textContent.includes(hint))
+    """, arg=[IDLE, HINT])
+
+
+def clear_canvas(page) -> None:
+    """Clear with the canvas' own toolbar (the trash can: "Reset canvas & history")."""
+    if prediction_state(page) is not None:
+        page.locator(CLEAR_BUTTON).first.click()
+    wait_empty(page)
+
+
+def screenshot(page, name: str) -> None:
+    """Save a screenshot once the images and the probability chart have been drawn (not their placeholders)."""
+    page.wait_for_function("""() => {
+        const main = document.querySelector("[data-testid='stMain']");
+        const shown = e => e.offsetParent !== null;  // not inside a hidden tab panel
+        const images = [...main.querySelectorAll("img")].filter(shown);
+        const charts = [...main.querySelectorAll("[data-testid='stPlotlyChart']")].filter(shown);
+        return images.every(i => i.complete && i.naturalWidth > 0) && charts.every(
+            c => c.querySelector(".barlayer .point, .heatmaplayer image") && c.getBoundingClientRect().height > 100);
+    }""")
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+def tab_labels(page) -> list[str]:
+    return [label.strip() for label in page.get_by_role("tab").all_inner_texts()]
+
+
+def conv_layers(name: str, tmp_path_factory) -> list[str]:
+    meta = ModelStore(user_dir=tmp_path_factory.mktemp("store")).get(name).meta
+    return [layer["name"] for layer in meta["layers"] if layer["type"] == "Conv2D"]
+
+
+# ---- fixtures ---------------------------------------------------------------------------------------
+def open_draw_page(browser, app_server):
+    """A new English browser tab on the Draw page (the default page, served at "/"), ready to draw on."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(f"{app_server['url']}/")
+    pg.wait_for_selector("[data-testid='stApp']")
+    canvas_box(pg)  # the canvas is there ...
+    wait_idle(pg)  # ... and the first run is over: strokes drawn earlier are lost
+    return context, pg
+
+
+@pytest.fixture(scope="module")
+def draw_page(browser, app_server):
+    """One tab shared by the drawing tests of this module."""
+    context, pg = open_draw_page(browser, app_server)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def blank(draw_page):
+    """The shared tab with an empty canvas."""
+    clear_canvas(draw_page)
+    return draw_page
+
+
+# ---- tests ------------------------------------------------------------------------------------------
+def test_empty_canvas_shows_hint_and_no_prediction(browser, app_server):
+    context, page = open_draw_page(browser, app_server)
+    try:
+        main = page.locator("[data-testid='stMain']")
+        assert HINT in main.inner_text()
+        assert page.locator("[data-testid='prediction']").count() == 0
+        assert page.locator("[data-testid='confidence']").count() == 0
+        assert tab_labels(page) == []  # no feature maps without an input
+        # the sidebar offers the shipped default digit model and the page uses it
+        picker = page.locator("[data-testid='stSidebar']").get_by_role("combobox", name="Digits (MNIST) model")
+        assert picker.input_value().startswith(f"{MODEL} (default)"), picker.input_value()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("digit,where", CASES, ids=[f"{d}-{p[0]}" for d, p in CASES])
+def test_drawn_digit_is_read(blank, digit, where):
+    name, cx, cy, height = where
+    label = draw(blank, place(digit, cx, cy, height))
+    screenshot(blank, f"draw-{digit}-{name}.png")
+    assert label == digit, f"drew a {digit} ({name}), the page reads {label}"
+    confidence = blank.locator("[data-testid='confidence']").inner_text()
+    assert re.match(r"confidence \d+\.\d%", confidence), confidence
+    # clearing with the toolbar empties the canvas: the hint is back and the prediction gone
+    clear_canvas(blank)
+
+
+def test_naive_resize_comparison(blank):
+    label = draw(blank, place("7", 0.8, 0.2, 0.3))
+    assert label == "7"
+    switch = blank.locator("[data-testid='stCheckbox']").filter(has_text="Compare with a naive resize")
+    switch.click()
+    blank.wait_for_selector("[data-testid='naive-prediction']")
+    wait_idle(blank)
+    captions = blank.locator("[data-testid='stImageCaption']").all_inner_texts()
+    assert "MNIST-style: cropped, 20x20, centred (28x28)" in captions
+    assert "Naive resize of the whole canvas (28x28)" in captions
+    # both 28x28 views are shown as images, side by side
+    mnist_view = blank.locator("[data-testid='stImage']").filter(has_text="MNIST-style")
+    naive_view = blank.locator("[data-testid='stImage']").filter(has_text="Naive resize")
+    assert mnist_view.locator("img").count() == 1 and naive_view.locator("img").count() == 1
+    a, b = mnist_view.bounding_box(), naive_view.bounding_box()
+    assert b["x"] > a["x"] + a["width"] / 2 and abs(b["y"] - a["y"]) < 20
+    naive = blank.locator("[data-testid='naive-prediction']").inner_text()
+    assert re.fullmatch(r"Naive resize reads: \d \(\d+%\)", naive.strip()), naive
+    assert prediction_state(blank)[1] == "7"  # the MNIST-style prediction is unchanged
+    blank.locator("[data-testid='naive-prediction']").scroll_into_view_if_needed()
+    screenshot(blank, "draw-naive-comparison.png")
+
+
+def test_every_conv_layer_has_a_feature_map_tab(blank, tmp_path_factory):
+    expected = conv_layers(MODEL, tmp_path_factory)
+    assert expected, f"{MODEL} lists no Conv2D layer in its metadata"
+    assert draw(blank, place("4", 0.5, 0.5, 0.7)) == "4"
+    labels = tab_labels(blank)
+    shown = [label.split(" · ")[0] for label in labels]
+    for layer in expected:
+        assert layer in shown, f"no feature-map tab for Conv2D layer {layer}; tabs: {labels}"
+    # the last tab opens on its own layer's maps
+    blank.get_by_role("tab").filter(has_text=f"{expected[-1]} ·").click()
+    panel = blank.get_by_role("tabpanel").filter(has_text=f"{expected[-1]}: all")
+    panel.wait_for()
+    wait_idle(blank)
+    assert re.search(rf"{expected[-1]}\b.*output \d+×\d+, \d+ channels", panel.inner_text())

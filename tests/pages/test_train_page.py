@@ -1,0 +1,195 @@
+"""The Train page under AppTest, on tiny IDX files the test writes (CONVSCOPE_DATA points at them).
+
+A real one-epoch training runs in the page's background thread; the test waits on the job itself
+(the registry is the page's ``st.cache_resource``) and then reruns the page to read what it shows.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.pages.tiny_data import write_data
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+TRAIN = "app_pages/train.py"
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    import streamlit as st
+
+    from training import jobs
+
+    monkeypatch.setenv("CONVSCOPE_DATA", str(write_data(tmp_path / "data")))
+    monkeypatch.setenv("CONVSCOPE_MODELS", str(tmp_path / "models"))
+    monkeypatch.delenv(jobs.MAX_ENV, raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    jobs.clear_data_cache()
+    yield tmp_path
+    from app_pages import ui
+
+    for job in ui.jobs().jobs():  # never leave a thread training behind
+        job.request_stop()
+        job.wait(60)
+    st.cache_resource.clear()
+    jobs.clear_data_cache()
+
+
+def open_train(env_path) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(TRAIN).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def the_job():
+    from app_pages import ui
+
+    jobs = ui.jobs().jobs()
+    assert len(jobs) == 1
+    return jobs[0]
+
+
+def test_settings_show_the_presets_layers_and_the_demo_button(env):
+    at = open_train(env)
+    assert at.title[0].value == "Train a network"
+    layers = at.dataframe[0].value
+    assert list(layers["Layer"])[:3] == ["conv1", "pool1", "conv2"]  # tf-tutorial, the default preset
+    at.selectbox(key="tr_preset").set_value("book-cnn").run()
+    assert not at.exception
+    assert at.number_input(key="tr_epochs").value == 30 and at.selectbox(key="tr_batch").value == 200  # the book's settings
+    assert at.slider(key="tr_val").value == 0.25 and at.number_input(key="tr_patience").value == 10
+    at.button(key="tr_demo").click().run()
+    assert at.selectbox(key="tr_preset").value == "tf-tutorial" and at.toggle(key="tr_use_subset").value
+
+
+def test_one_epoch_on_a_tiny_subset_draws_the_curves_and_saves_a_model(env):
+    at = open_train(env)
+    at.number_input(key="tr_epochs").set_value(1)
+    at.selectbox(key="tr_batch").set_value(32)
+    at.toggle(key="tr_use_subset").set_value(True).run()
+    at.number_input(key="tr_subset").set_value(200)
+    at.button(key="tr_start").click().run()
+    assert not at.exception, at.exception
+    job = the_job()
+    assert job.wait(120), job.snapshot()
+    at.run()
+    assert not at.exception, at.exception
+    assert "Training finished: 1 epochs" in at.success[0].value
+    assert len(at.get("plotly_chart")) >= 3  # loss, accuracy, confusion matrix
+    assert [m.label for m in at.metric][:2] == ["Test accuracy", "Test loss"]
+    assert any("Misclassified test images" in s.value for s in at.subheader)
+    captions = " ".join(str(img.proto) for img in at.get("image"))
+    assert "Probe image" in captions and "conv1: 26×26, 32 channels, after epoch 1" in captions
+    epoch_slider = next(s for s in at.slider if s.label.startswith("Epoch (0 = before training)"))
+    assert (epoch_slider.min, epoch_slider.max, epoch_slider.value) == (0, 1, 1)
+    epoch_slider.set_value(0).run()
+    assert "after epoch 0" in " ".join(str(img.proto) for img in at.get("image"))
+    assert at.session_state["tr_cm_true"] in range(10)
+
+    at.text_input(key="tr_save_name").set_value("tiny run")
+    at.checkbox(key="tr_make_active").check()
+    at.button(key="tr_save").click().run()
+    assert not at.exception, at.exception
+    assert any("tiny run" in s.value for s in at.success)
+    meta = json.loads((env / "models" / "tiny run.json").read_text())
+    assert meta["epochs_run"] == 1 and meta["preset"] == "tf-tutorial" and meta["hyperparameters"]["subset"] == 200
+    assert len(meta["confusion_matrix"]) == 10 and meta["test_accuracy"] is not None
+    assert at.session_state["model::mnist"] == "tiny run"  # the sidebar picker follows
+    assert job.result is None  # the model was handed to the store and let go
+
+    at.button(key="tr_new").click().run()
+    assert not at.exception
+    assert the_job_count() == 0 and at.button(key="tr_start")
+
+
+def the_job_count() -> int:
+    from app_pages import ui
+
+    return len(ui.jobs().jobs())
+
+
+def test_a_name_that_is_taken_is_refused_with_the_reason(env):
+    at = open_train(env)
+    at.number_input(key="tr_epochs").set_value(1)
+    at.toggle(key="tr_use_subset").set_value(True).run()
+    at.number_input(key="tr_subset").set_value(100)
+    at.selectbox(key="tr_preset").set_value("mlp-baseline").run()
+    at.number_input(key="tr_epochs").set_value(1)
+    at.button(key="tr_start").click().run()
+    assert the_job().wait(120)
+    at.run()
+    at.text_input(key="tr_save_name").set_value("convscope-digits")  # a shipped default's name
+    at.button(key="tr_save").click().run()
+    assert any("already exists" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_others_see_that_the_server_is_busy_and_cannot_start_a_second(env):
+    from app_pages import ui
+    from training.datasets import DatasetError
+    from training.trainer import TrainConfig
+
+    release = threading.Event()
+
+    def slow_then_missing(name):
+        release.wait(60)
+        raise DatasetError(f"could not load {name} (test)")
+
+    registry = ui.jobs()
+    registry.data_loader = slow_then_missing
+    job = registry.start(TrainConfig(), owner="someone else")
+    at = open_train(env)
+    assert any("The server is training" in i.value for i in at.info)
+    assert at.button(key="tr_start").disabled
+    release.set()
+    assert job.wait(30)
+    at.run()
+    assert not at.exception
+    assert not at.button(key="tr_start").disabled
+
+
+def test_a_missing_dataset_ends_as_a_clear_failure_not_a_spinner(env, monkeypatch, tmp_path):
+    from training import datasets
+
+    monkeypatch.setenv("CONVSCOPE_DATA", str(tmp_path / "empty"))
+    monkeypatch.setattr(datasets, "DEBIAN_DIRS", {})
+    monkeypatch.setattr(datasets, "_keras_download", lambda name: (_ for _ in ()).throw(ConnectionError("offline")))
+    at = open_train(env)
+    at.button(key="tr_start").click().run()
+    assert the_job().wait(30)
+    at.run()
+    assert not at.exception
+    assert any("dataset could not be loaded" in e.value for e in at.error)
+    assert "could not load mnist" in at.code[0].value
+    assert not at.get("progress")
+
+
+def test_the_run_survives_a_visit_to_another_page_and_stop_leaves_a_clear_status(env):
+    from app_pages import ui
+    from training.jobs import load_dataset
+
+    gate = threading.Event()
+    registry = ui.jobs()
+    registry.data_loader = lambda name: gate.wait(60) and load_dataset(name)
+    at = open_train(env)
+    at.button(key="tr_start").click().run()
+    job = the_job()
+    assert job.snapshot().active and job.owner == at.session_state["train_owner"]
+    at.switch_page("app_pages/dataset.py").run()
+    at.switch_page(TRAIN).run()
+    assert not at.exception
+    assert "data-status='queued'" in " ".join(md.value for md in at.markdown)  # still there, still going
+    at.button(key="tr_stop").click().run()
+    assert job.snapshot().stop_requested
+    gate.set()
+    assert job.wait(30)
+    at.run()
+    assert any("Stopped before the first epoch finished" in w.value for w in at.warning)
+    assert not at.get("progress") and not [b for b in at.button if b.key == "tr_save"]
