@@ -80,7 +80,8 @@ def warm_up(name: str) -> None:
     args = (name, str(entry.path), entry.path.stat().st_mtime)
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-    thread = threading.Thread(target=_predictor, args=args, daemon=True, name=f"warm-up {name}")
+    # Not a daemon: a TensorFlow call cut off at interpreter exit aborts the process (seen under pytest).
+    thread = threading.Thread(target=_predictor, args=args, daemon=False, name=f"warm-up {name}")
     add_script_run_ctx(thread, get_script_run_ctx())  # the cache wants a context; the thread draws nothing
     thread.start()
 
@@ -117,12 +118,11 @@ def model_picker(dataset: str) -> str | None:
     if st.session_state.get(key) not in names:
         st.session_state[key] = store().active(dataset)
 
-    def label(name: str) -> str:
-        entry = next(e for e in entries if e.name == name)
-        acc = f" · {entry.test_accuracy:.2%}" if entry.test_accuracy else ""
-        return f"{name}{' (' + t('picker.default') + ')' if entry.shipped else ''}{acc}"
-
-    st.sidebar.selectbox(t("picker.label", dataset=t(f"dataset.{dataset}")), names, key=key, format_func=label)
+    # Labels are made now, in this run's language: Streamlit may call format_func outside the run.
+    default = t("picker.default")
+    labels = {e.name: f"{e.name}{f' ({default})' if e.shipped else ''}"
+                      f"{f' · {e.test_accuracy:.2%}' if e.test_accuracy else ''}" for e in entries}
+    st.sidebar.selectbox(t("picker.label", dataset=t(f"dataset.{dataset}")), names, key=key, format_func=labels.get)
     return st.session_state[key]
 
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from model_store.store import DEFAULTS_DIR
 from training.datasets import CLASS_NAMES
-from training.samples import test_images
+from training.samples import test_images as load_test_images
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 NAMES = CLASS_NAMES["fashion-mnist"]
@@ -39,7 +39,7 @@ def expected(tmp_path_factory):
     from model_store.inference import Predictor
     from model_store.store import ModelStore
 
-    test = test_images("fashion-mnist")
+    test = load_test_images("fashion-mnist")
     predictor = Predictor(ModelStore(user_dir=tmp_path_factory.mktemp("models")).load("convscope-fashion"))
     return test, predictor
 
@@ -64,7 +64,9 @@ def check_position(at, expected, pos: int):
 
 
 def test_pick_by_index(app, expected):
-    app.number_input(key="fashion_pick").set_value(17).run()
+    full = expected[0].full
+    picker = app.number_input(key="fashion_pick") if full else app.selectbox(key="fashion_pick")
+    picker.set_value(17).run()
     assert not app.exception
     check_position(app, expected, 17)
 
