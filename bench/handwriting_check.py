@@ -28,17 +28,21 @@ def check(model_name: str, per: int, seed: int = 0) -> dict:
     items = handwriting.drawings(per, seed)
     if not items:
         raise SystemExit(f"no handwriting fonts found; install: apt-get install {handwriting.FONT_PACKAGES}")
-    mnist = np.stack([preprocess.mnist_style(d.canvas).image for d in items])
-    naive = np.stack([preprocess.naive_resize(d.canvas).image for d in items])
+    prepared = [preprocess.mnist_style(d.canvas) for d in items]
+    # A drawing the Draw page would refuse (empty, or so bold it fills its box) counts as a miss.
+    refused = np.array([p.status != "ok" for p in prepared])
+    blank = np.zeros((28, 28), np.float32)
+    mnist = np.stack([blank if p.image is None else p.image for p in prepared])
+    naive = np.stack([blank if r else preprocess.naive_resize(d.canvas).image for d, r in zip(items, refused)])
     labels = np.array([d.label for d in items])
-    hits = {"mnist-style": predictor.probabilities(mnist).argmax(1) == labels,
-            "naive": predictor.probabilities(naive).argmax(1) == labels}
+    hits = {"mnist-style": (predictor.probabilities(mnist).argmax(1) == labels) & ~refused,
+            "naive": (predictor.probabilities(naive).argmax(1) == labels) & ~refused}
     per_font = defaultdict(dict)
     for way, ok in hits.items():
         for font in sorted({d.font for d in items}):
             mask = np.array([d.font == font for d in items])
             per_font[font][way] = float(ok[mask].mean())
-    return {"n": len(items), "overall": {w: float(ok.mean()) for w, ok in hits.items()}, "per_font": dict(per_font),
+    return {"n": len(items), "refused": int(refused.sum()), "overall": {w: float(ok.mean()) for w, ok in hits.items()}, "per_font": dict(per_font),
             "images": mnist, "labels": labels}
 
 
@@ -49,7 +53,8 @@ def main() -> None:
     parser.add_argument("--save-grid", help="write the preprocessed inputs as one PNG")
     args = parser.parse_args()
     result = check(args.model, args.per)
-    print(f"model {args.model}: {result['n']} handwriting-font digits, random size/place/slant/weight")
+    print(f"model {args.model}: {result['n']} handwriting-font digits, random size/place/slant/weight; "
+          f"{result['refused']} refused by the Draw page's checks (counted as misses)")
     print(f"{'font':16} {'MNIST-style':>12} {'naive':>8}")
     for font, acc in result["per_font"].items():
         print(f"{font:16} {acc['mnist-style']:12.1%} {acc['naive']:8.1%}")

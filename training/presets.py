@@ -154,6 +154,29 @@ def convscope_fashion():
     ], name="convscope_fashion")
 
 
+def convscope_fast():
+    """Cheap on a CPU, quick to learn: 5x5 conv blocks with BatchNorm, pooled early, so a 2-core laptop
+    reaches 99% on MNIST in a couple of epochs (bench/fast_99.py)."""
+    keras, L = _keras()
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE, name="image"),
+        L.Conv2D(24, 5, padding="same", use_bias=False, name="conv1"),
+        L.BatchNormalization(name="conv1_bn"),
+        L.ReLU(name="conv1_relu"),
+        L.MaxPooling2D(2, name="pool1"),
+        L.Conv2D(48, 5, padding="same", use_bias=False, name="conv2"),
+        L.BatchNormalization(name="conv2_bn"),
+        L.ReLU(name="conv2_relu"),
+        L.MaxPooling2D(2, name="pool2"),
+        L.Flatten(name="flatten"),
+        L.Dense(128, use_bias=False, name="dense"),
+        L.BatchNormalization(name="dense_bn"),
+        L.ReLU(name="dense_relu"),
+        L.Dropout(0.3, name="dropout"),
+        L.Dense(10, activation="softmax", name="probabilities"),
+    ], name="convscope_fast")
+
+
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("tf-tutorial", "TensorFlow tutorial CNN", "C32-P-C64-P-C64-D64: the TensorFlow CNN tutorial.",
            tf_tutorial, "tutorial", {"epochs": 5, "batch_size": 32}),
@@ -171,6 +194,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("convscope-fashion", "ConvScope Fashion (default)",
            "VGG-style 32-32-64-64-128 with BatchNorm and light dropout.", convscope_fashion, "convscope",
            {"epochs": 24, "batch_size": 128, "learning_rate": 2e-3, "cosine_decay": True, "augment": True}),
+    Preset("convscope-fast", "ConvScope fast (99% in minutes)",
+           "Two 5x5 conv blocks with BatchNorm, pooled early: 99% on MNIST in about two epochs on a CPU.",
+           convscope_fast, "convscope",
+           {"epochs": 3, "batch_size": 128, "learning_rate": 3e-3, "cosine_decay": True, "validation_split": 0.0}),
 ]}
 
 
