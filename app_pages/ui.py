@@ -65,7 +65,7 @@ def store() -> ModelStore:
 def _predictor(name: str, path: str, mtime: float):
     from model_store.inference import Predictor
 
-    return Predictor(store().load(name))
+    return Predictor(store().load(name), litert=True)  # LiteRT for single drawings where it matches Keras
 
 
 def predictor(name: str):

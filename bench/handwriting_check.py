@@ -42,7 +42,8 @@ def check(model_name: str, per: int, seed: int = 0) -> dict:
         for font in sorted({d.font for d in items}):
             mask = np.array([d.font == font for d in items])
             per_font[font][way] = float(ok[mask].mean())
-    return {"n": len(items), "refused": int(refused.sum()), "overall": {w: float(ok.mean()) for w, ok in hits.items()}, "per_font": dict(per_font),
+    return {"n": len(items), "refused": int(refused.sum()), "overall": {w: float(ok.mean()) for w, ok in hits.items()},
+            "per_font": dict(per_font),
             "images": mnist, "labels": labels}
 
 

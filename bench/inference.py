@@ -9,6 +9,7 @@ with their ratio to ours. Target: ours <= 2 ms, model.predict / ours >= 35.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -50,7 +51,8 @@ def main() -> None:
     args = parser.parse_args()
 
     model = ModelStore().load(args.model)
-    predictor = Predictor(model)
+    predictor = Predictor(model, litert=True)  # as the app builds it
+    keras_path = Predictor(model)  # the tf.function path alone (used for batches, and where LiteRT is off)
     canvas = a_drawing()
     image = preprocess.mnist_style(canvas, polarity="light-on-dark").image
     x = image[None, ..., None]
@@ -61,7 +63,8 @@ def main() -> None:
     variants = {
         "ours: preprocess + probabilities + all feature maps": ours,
         "  of which preprocess (mnist_style)": lambda: preprocess.mnist_style(canvas, polarity="light-on-dark"),
-        "  of which Predictor call": lambda: predictor(image),
+        "  of which Predictor call (LiteRT)": lambda: predictor(image),
+        "Predictor call, tf.function path only": lambda: keras_path(image),
         "model.predict(x) (probabilities only)": lambda: model.predict(x, verbose=0),
         "model(x, training=False) (probabilities only)": lambda: model(x, training=False),
         "model.predict_on_batch(x) (probabilities only)": lambda: model.predict_on_batch(x),
@@ -76,7 +79,8 @@ def main() -> None:
             calls = max(5, args.calls // rounds // (10 if "predict(x)" in name else 1))
             samples[name] += timed(fn, calls)
     base = statistics.median(samples["ours: preprocess + probabilities + all feature maps"])
-    print(f"model {args.model}, {len(predictor.conv_layers)} Conv2D layers; medians in ms, same input, same run")
+    print(f"model {args.model}, {len(predictor.conv_layers)} Conv2D layers, LiteRT {'on' if predictor.lite else 'OFF'}; "
+          f"load average {os.getloadavg()[0]:.2f}; medians in ms, same input, same run")
     print(f"{'variant':52} {'median':>8} {'p90':>8} {'x ours':>8}")
     for name, values in samples.items():
         med = statistics.median(values)

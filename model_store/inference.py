@@ -63,7 +63,7 @@ def _conv_taps(model):
 class Predictor:
     """Wraps a loaded Keras model for fast single-input inference."""
 
-    def __init__(self, model):
+    def __init__(self, model, litert: bool = False):
         import keras
         import tensorflow as tf
 
@@ -75,6 +75,7 @@ class Predictor:
         self.conv_layers = [(conv.name, after) for conv, _, after in taps]
         outputs = [tap.output for _, tap, _ in taps] + [model.outputs[0]]
         probe = keras.Model(model.inputs, outputs)
+        self.probe = probe  # the model behind one call: every block's maps, then the probabilities
         signature = [tf.TensorSpec((None, *input_shape), tf.float32)]
 
         @tf.function(input_signature=signature, reduce_retracing=True)
@@ -82,7 +83,18 @@ class Predictor:
             return probe(x, training=False)
 
         self._forward = forward
+        self.lite = None
         self.predict_batch(np.zeros((1, 28, 28), np.float32))  # trace now, not on the first drawing
+        if litert:
+            from model_store import litert as lite
+
+            self.lite = lite.build(probe, input_shape, lambda x: self._outputs(self._forward(x)))
+
+    @staticmethod
+    def _outputs(outputs) -> list[np.ndarray]:
+        if not isinstance(outputs, list | tuple):  # a model without Conv2D layers: Keras returns the lone output bare
+            outputs = [outputs]
+        return [np.asarray(o) for o in outputs]
 
     @property
     def has_conv(self) -> bool:
@@ -94,10 +106,11 @@ class Predictor:
 
     def predict_batch(self, images: np.ndarray):
         """(n, 28, 28) floats in [0, 1] -> (probabilities (n, 10), [maps (n, h, w, c) per conv layer])."""
-        outputs = self._forward(self._shape_input(images))
-        if not isinstance(outputs, list | tuple):  # a model without Conv2D layers: Keras returns the lone output bare
-            outputs = [outputs]
-        outputs = [np.asarray(o) for o in outputs]
+        x = self._shape_input(images)
+        if self.lite is not None and len(x) == 1:
+            outputs = self.lite(x[0])
+        else:
+            outputs = self._outputs(self._forward(x))
         return outputs[-1], outputs[:-1]
 
     def __call__(self, image: np.ndarray) -> Prediction:

@@ -14,7 +14,7 @@ from tests.pages.fakes import FOUR, SEVEN, FakeCanvas, drawing, install_fake_can
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERACTIVE = [ROOT / "app.py", *sorted((ROOT / "app_pages").glob("*.py")),
-               ROOT / "model_store" / "inference.py", ROOT / "model_store" / "explain.py"]
+               *(ROOT / "model_store" / name for name in ("inference.py", "litert.py", "explain.py"))]
 
 
 @pytest.mark.parametrize("path", INTERACTIVE, ids=lambda p: p.name)
@@ -47,3 +47,6 @@ def test_draw_reruns_load_once_and_never_predict(monkeypatch, tmp_path):
     at.toggle(key="draw_explain").set_value(True).run()
     assert not at.exception
     assert loads.count("convscope-digits") == 1, loads
+    from app_pages import ui
+
+    assert ui.predictor("convscope-digits").lite is not None, "the app's digit model should answer drawings through LiteRT"
