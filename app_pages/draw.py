@@ -41,6 +41,9 @@ KEPT = ("draw_source", "stroke_width", "compare_naive", "show_values", "draw_exp
 
 def main():
     ui.keep_widget_state(*KEPT)
+    # Defaults set here, not on the widgets: a kept widget with a default makes Streamlit warn.
+    st.session_state.setdefault("draw_source", "draw")
+    st.session_state.setdefault("stroke_width", 18)
     st.title(t("draw.title"))
     st.caption(t("draw.intro"))
     model = ui.current_model(DATASET)
@@ -52,13 +55,13 @@ def main():
     left, right = st.columns([1, 1], gap="large")
     with left:
         sources = {"draw": t("draw.source.draw"), "mnist": t("draw.source.mnist")}
-        source = st.segmented_control(t("draw.source"), list(sources), format_func=sources.get, default="draw",
+        source = st.segmented_control(t("draw.source"), list(sources), format_func=sources.get,
                                       key="draw_source")
         true_label, naive = None, None
         if source == "mnist":
             image, true_label = mnist_digit_input()
         else:
-            stroke = st.slider(t("draw.stroke"), 6, 40, 18, key="stroke_width")
+            stroke = st.slider(t("draw.stroke"), 6, 40, key="stroke_width")
             canvas = drawing_input(stroke)
             prepared = None if canvas is None else preprocess.mnist_style(canvas, polarity="light-on-dark")
             if prepared is None or prepared.status == "empty":

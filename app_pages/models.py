@@ -166,7 +166,7 @@ def test_split(dataset: str) -> Split | None:
 
 
 def upload() -> None:
-    st.caption(t("models.upload.help"))
+    st.caption(f'{t("models.upload.help")} {t("models.upload.limit", mb=st.get_option("server.maxUploadSize"))}')
     file = st.file_uploader(t("models.upload.file"), type=["keras", "h5", "hdf5"], key="models_file")
     c1, c2 = st.columns(2)
     dataset = c1.selectbox(t("models.upload.dataset"), list(ui.DATASETS), format_func=lambda d: t(f"dataset.{d}"),

@@ -66,9 +66,9 @@ def settings() -> TrainConfig:
     with c2:
         st.button(t("train.demo"), icon=":material/school:", on_click=demo_clicked, key="tr_demo", help=t("train.demo_help"))
     names = list(presets.PRESETS)
-    preset = st.selectbox(t("train.preset"), names, key="tr_preset", on_change=preset_changed,
-                          format_func=lambda n: f"{presets.PRESETS[n].title} · {n}")
-    st.caption(presets.PRESETS[preset].description)
+    titles = {n: f"{t(f'preset.{n}.title')} · {n}" for n in names}
+    preset = st.selectbox(t("train.preset"), names, key="tr_preset", on_change=preset_changed, format_func=titles.get)
+    st.caption(t(f"preset.{preset}.description"))
     with st.expander(t("train.layers"), expanded=False):
         charts.layer_table(charts.preset_layers(preset), key="tr_layers")
 

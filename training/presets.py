@@ -155,7 +155,7 @@ def convscope_fashion():
 
 
 def convscope_fast():
-    """Cheap on a CPU, quick to learn: 5x5 conv blocks with BatchNorm, pooled early, so a 2-core laptop
+    """Cheap on a CPU, quick to learn: two conv blocks (5x5, 3x3) with BatchNorm, pooled early, so a 2-core laptop
     reaches 99% on MNIST in a couple of epochs (bench/fast_99.py)."""
     keras, L = _keras()
     return keras.Sequential([
@@ -164,7 +164,7 @@ def convscope_fast():
         L.BatchNormalization(name="conv1_bn"),
         L.ReLU(name="conv1_relu"),
         L.MaxPooling2D(2, name="pool1"),
-        L.Conv2D(48, 5, padding="same", use_bias=False, name="conv2"),
+        L.Conv2D(48, 3, padding="same", use_bias=False, name="conv2"),
         L.BatchNormalization(name="conv2_bn"),
         L.ReLU(name="conv2_relu"),
         L.MaxPooling2D(2, name="pool2"),
@@ -195,7 +195,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            "VGG-style 32-32-64-64-128 with BatchNorm and light dropout.", convscope_fashion, "convscope",
            {"epochs": 24, "batch_size": 128, "learning_rate": 2e-3, "cosine_decay": True, "augment": True}),
     Preset("convscope-fast", "ConvScope fast (99% in minutes)",
-           "Two 5x5 conv blocks with BatchNorm, pooled early: 99% on MNIST in about two epochs on a CPU.",
+           "Conv 5x5 then 3x3 with BatchNorm, pooled early: about the tutorial CNN's cost per image, 99% in two epochs.",
            convscope_fast, "convscope",
            {"epochs": 3, "batch_size": 128, "learning_rate": 3e-3, "cosine_decay": True, "validation_split": 0.0}),
 ]}

@@ -13,9 +13,11 @@ On the Models page a file larger than the server's upload limit (``server.maxUpl
 .streamlit/config.toml) is refused by Streamlit with a message naming the limit, and the model table is
 unchanged.
 
-Synchronisation: the tab counts finished script runs (a MutationObserver on the app's
-``data-test-script-state``); after every stroke the test waits until the count has grown and the app is
-idle, then reads the page. Every test works in a fresh tab (its own Streamlit session) on the shared server.
+Synchronisation: the tab counts the script runs the server reports finished (its WebSocket messages; the
+app's ``data-test-script-state`` alone misses runs too short for the browser to paint "running"). After
+every action the test waits until that count has grown and the page shows the run's complete outcome,
+a new one where the action must change it (see ``wait_outcome``), then reads the page. Every test works in
+a fresh tab (its own Streamlit session) on the shared server.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import re
 import tomllib
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from model_store.store import DEFAULTS_DIR
@@ -35,45 +38,115 @@ MODEL = "convscope-digits"
 EN = json.loads((ROOT / "app_pages" / "locales" / "en.json").read_text(encoding="utf-8"))
 HINT, BLOB, COMPARE = EN["draw.hint"], EN["draw.blob"], EN["draw.compare"]
 MAX_UPLOAD_MB = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]["maxUploadSize"]
-CLEAR_BUTTON = "[data-testid=stBidiComponentIsolated] button[aria-label='Reset canvas & history']"
+CANVAS = "[data-testid=stBidiComponentIsolated]"
+CLEAR_BUTTON = f"{CANVAS} button[aria-label='Reset canvas & history']"
+UPPER_CANVAS = f"{CANVAS} canvas.upper-canvas"  # takes the mouse events
+DRAWING = f"{CANVAS} canvas.dc-canvas.lower-canvas"  # holds the strokes
 PREDICTION = "[data-testid='prediction']"
 EXCEPTION = "[data-testid='stException']"
-ALERTS = "[data-testid='stMain'] [data-testid='stAlert']"
+MAIN = "[data-testid='stMain']"
+ALERTS = f"{MAIN} [data-testid='stAlert']"
+SLOW = 60_000  # ms, for what waits on a script run (expect's own default is 5 s; the test machine may be busy)
 
 pytestmark = pytest.mark.skipif(
     not ((DEFAULTS_DIR / f"{MODEL}.keras").is_file() and (DEFAULTS_DIR / f"{MODEL}.json").is_file()),
     reason=f"the shipped digit model model_store/defaults/{MODEL}.keras/.json is missing (train it first)",
 )
 
-COUNT_RUNS = """([idle]) => {
-    if (window.__runsDone === undefined) {
-        window.__runsDone = 0;
-        const app = document.querySelector("[data-testid='stApp']");
-        new MutationObserver(records => {
-            for (const r of records) if (r.oldValue === 'running') window.__runsDone++;
-        }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state'], attributeOldValue: true});
+# Counts, in the page, the script runs the server reports finished: ForwardMsg.script_finished (field 6) with
+# FINISHED_SUCCESSFULLY (0). Installed before the app's scripts, so every WebSocket the app opens is counted.
+COUNT_FINISHED_RUNS = """(() => {
+    const finishedOk = buffer => {  // walks the top-level fields of one ForwardMsg
+        const b = new Uint8Array(buffer);
+        let i = 0;
+        const varint = () => {
+            let x = 0, shift = 0, c;
+            do { c = b[i++]; x += (c & 0x7f) * 2 ** shift; shift += 7; } while (c & 0x80 && i < b.length);
+            return x;
+        };
+        while (i < b.length) {
+            const key = varint(), field = Math.floor(key / 8), type = key & 7;
+            if (type === 0) { const value = varint(); if (field === 6) return value === 0; }
+            else if (type === 2) { const length = varint(); i += length; }
+            else if (type === 1) i += 8;
+            else if (type === 5) i += 4;
+            else return false;
+        }
+        return false;
+    };
+    window.__runsFinished = 0;
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener("message", async event => {
+                const data = event.data instanceof Blob ? await event.data.arrayBuffer() : event.data;
+                if (data instanceof ArrayBuffer && finishedOk(data)) window.__runsFinished++;
+            });
+        }
+    };
+})();"""
+
+# What the Draw page shows once a run's whole output is there, or null while it is not (still running, or the
+# last elements not drawn yet): "exception", "hint", "blob", or "prediction:<input fingerprint>". A prediction
+# counts once the page's last control (the filters toggle) is there too. Elements left over from the previous
+# run (marked data-stale) do not count.
+OUTCOME = """([idle, hint, blob, last]) => {
+    if (document.querySelector(idle) === null) return null;
+    const live = sel => [...document.querySelectorAll("[data-testid='stMain'] " + sel)]
+        .filter(e => !e.closest("[data-stale='true']"));
+    if (live("[data-testid='stException']").length) return "exception";
+    const prediction = live("[data-testid='prediction']");
+    if (prediction.length) {
+        return live("[data-testid='stCheckbox']").some(e => e.textContent.includes(last))
+            ? "prediction:" + prediction[0].getAttribute("data-input") : null;
     }
-    return window.__runsDone;
+    const messages = live("[data-testid='stAlert']").map(e => e.textContent);
+    if (messages.some(m => m.includes(blob))) return "blob";
+    if (messages.some(m => m.includes(hint))) return "hint";
+    return null;
 }"""
+OUTCOME_ARGS = [IDLE, HINT, BLOB, EN["filters.toggle"]]
 
 
 # ---- page helpers -----------------------------------------------------------------------------------
 def runs(page) -> int:
-    """Script runs finished in this tab since it was opened (the counter is installed on the first call)."""
-    return page.evaluate(COUNT_RUNS, [IDLE])
+    """Script runs the server has reported finished to this tab."""
+    return page.evaluate("() => window.__runsFinished")
 
 
-def wait_run_after(page, before: int, timeout: float = 60_000) -> None:
-    """Wait until a script run has finished after ``runs(page) == before`` was read and the app is idle."""
-    page.wait_for_function("([before, idle]) => window.__runsDone > before && document.querySelector(idle) !== null",
-                           arg=[before, IDLE], timeout=timeout)
+def outcome(page) -> str | None:
+    return page.evaluate(OUTCOME, OUTCOME_ARGS)
 
 
-def stroke(page, points, box=None) -> None:
-    """One stroke with real mouse events, then wait for the script run it causes."""
-    before = runs(page)
+def wait_outcome(page, before: int, unlike: str | None = None, timeout: float = SLOW) -> str:
+    """Wait for the outcome of the run(s) an action caused: more than ``before`` runs finished and the page shows
+    a complete outcome, other than ``unlike`` where given (the outcome before the action). Returns the outcome."""
+    try:
+        return page.wait_for_function(f"""([before, unlike, args]) => {{
+            const shown = ({OUTCOME})(args);
+            return window.__runsFinished > before && shown !== null && shown !== unlike ? shown : false;
+        }}""", arg=[before, unlike, OUTCOME_ARGS], timeout=timeout, polling="raf").json_value()
+    except PlaywrightTimeout:
+        page.screenshot(path=str(ARTIFACTS / "bad-input-timeout.png"))
+        text = page.locator(MAIN).inner_text()[:600]
+        raise AssertionError(f"no new outcome after {timeout / 1000:.0f} s: runs {before} -> {runs(page)}, outcome "
+                             f"{unlike} -> {outcome(page)}; page: {text!r}; see test-artifacts/bad-input-timeout.png") from None
+
+
+def on_canvas(page, box, x: float, y: float) -> bool:
+    """Whether a mouse press at (x, y) in canvas units lands on the drawing canvas (not on the toolbar over it)."""
+    return page.locator(UPPER_CANVAS).first.evaluate("""(canvas, [x, y]) =>
+        canvas.getRootNode().elementFromPoint(x, y) === canvas""", [box["x"] + x * box["width"], box["y"] + y * box["height"]])
+
+
+def stroke(page, points, box=None) -> str:
+    """One stroke with real mouse events; waits for the page's new outcome and returns it."""
+    box = box or canvas_box(page)
+    assert on_canvas(page, box, *points[0]), f"the stroke would start on something covering the canvas: {points[0]}"
+    before, shown = runs(page), outcome(page)
     draw_strokes(page, [points], box)
-    wait_run_after(page, before)
+    return wait_outcome(page, before, unlike=shown)
 
 
 def alerts(page) -> list[str]:
@@ -85,33 +158,34 @@ def assert_no_exception(page) -> None:
     assert shown.count() == 0, f"the page shows an exception: {shown.first.inner_text()}"
 
 
-def canvas_has_ink(page) -> bool:
-    """Whether the drawing canvas holds any non-black pixel, once the canvas has painted its last frame."""
-    return page.evaluate("""async () => {
+def ink_share(page) -> float:
+    """Share of the drawing canvas' pixels that hold ink, once the canvas has painted its last frame."""
+    return page.locator(DRAWING).first.evaluate("""async c => {
         await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-        const c = document.querySelector("[data-testid=stBidiComponentIsolated] canvas.lower-canvas");
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        for (let i = 0; i < d.length; i += 4) if (d[i] > 25 || d[i + 1] > 25 || d[i + 2] > 25) return true;
-        return false;
+        let ink = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 25 && (d[i] > 25 || d[i + 1] > 25 || d[i + 2] > 25)) ink++;
+        return ink / (d.length / 4);
     }""")
 
 
-def wait_empty(page) -> None:
-    """The empty-canvas state: the hint is shown, no prediction, the run is over."""
-    page.wait_for_function("""([idle, hint]) => document.querySelector(idle) !== null
-        && document.querySelector("[data-testid='prediction']") === null
-        && [...document.querySelectorAll("[data-testid='stAlertContentInfo']")].some(e => e.textContent.includes(hint))
-    """, arg=[IDLE, HINT])
-
-
 def set_stroke_width(page, key: str) -> int:
-    """Move the "Stroke width" slider with the keyboard (``Home`` or ``End``); returns the new width."""
+    """Move the "Stroke width" slider with the keyboard (``Home`` or ``End``); returns the width the page then has."""
     thumb = page.locator("[data-testid='stSlider']").filter(has_text=EN["draw.stroke"]).get_by_role("slider")
     before = runs(page)
     thumb.focus()
     thumb.press(key)
-    wait_run_after(page, before)
-    return int(thumb.get_attribute("aria-valuenow"))
+    wait_outcome(page, before)  # the run that hands the canvas its new width is over
+    return int(thumb.input_value())
+
+
+def clear(page) -> None:
+    """Clear the canvas with its toolbar's trash can ("Reset canvas & history"); waits for the hint."""
+    before, shown = runs(page), outcome(page)
+    assert shown != "hint", "the canvas is empty already"
+    page.locator(CLEAR_BUTTON).first.click()
+    assert wait_outcome(page, before, unlike=shown) == "hint"
+    assert ink_share(page) == 0
 
 
 def line(p, q, n: int = 8):
@@ -120,16 +194,16 @@ def line(p, q, n: int = 8):
 
 @pytest.fixture
 def draw_page(browser, app_server):
-    """A fresh English tab (its own session) on the Draw page, the canvas empty and the first run over."""
+    """A fresh English tab (its own session) on the Draw page: the canvas empty, the hint shown, the run over."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    context.add_init_script(script=COUNT_FINISHED_RUNS)
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(SLOW)
     page.goto(f"{app_server['url']}/")
     page.wait_for_selector("[data-testid='stApp']")
     canvas_box(page)
     wait_idle(page)
-    wait_empty(page)
-    runs(page)  # start counting
+    assert wait_outcome(page, 0) == "hint"
     yield page
     context.close()
 
@@ -140,39 +214,40 @@ def test_single_click_gives_a_clear_message_and_no_prediction(draw_page):
     box = canvas_box(page)
     before = runs(page)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    if canvas_has_ink(page):
-        wait_run_after(page, before)  # the dot went to the app: wait for what it says about it
-    # else the canvas dropped the click (nothing to send): the page keeps its empty-canvas state
-    wait_idle(page)
+    if ink_share(page) > 0:
+        # the click left a dot, which goes to the app: the page must say something new about it
+        shown = wait_outcome(page, before, unlike="hint")
+    else:
+        shown = outcome(page)  # the canvas dropped the click: nothing was sent, the empty-canvas state stays
     assert_no_exception(page)
+    assert shown in ("hint", "blob"), f"a click gives {shown}, not a clear message; alerts: {alerts(page)}"
     assert page.locator(PREDICTION).count() == 0
-    shown = alerts(page)
-    assert HINT in shown or BLOB in shown, f"a click gives no clear message; alerts: {shown}"
+    page.screenshot(path=str(ARTIFACTS / "bad-input-click.png"))
 
-    # a dot drawn on purpose (a tiny wiggle, so the canvas keeps it) is a blob, not a digit
-    cx, cy = 0.5, 0.5
-    stroke(page, [(cx, cy), (cx + 0.004, cy), (cx + 0.004, cy + 0.004), (cx, cy)], box)
-    assert canvas_has_ink(page)
+    # a dot drawn on purpose (a press with a tiny wiggle) on the cleared canvas: a blob, not a digit
+    clear(page)
+    shown = stroke(page, [(0.3, 0.3), (0.304, 0.3), (0.304, 0.304), (0.3, 0.3)], box)
     assert_no_exception(page)
+    assert shown == "blob", f"a dot gives {shown}; alerts: {alerts(page)}"
     assert page.locator(PREDICTION).count() == 0
-    assert BLOB in alerts(page), f"a dot is not called a blob; alerts: {alerts(page)}"
-    page.screenshot(path=str(ARTIFACTS / "bad-input-dot.png"))
 
 
 def test_painting_the_whole_canvas_is_a_blob(draw_page):
     page = draw_page
     assert set_stroke_width(page, "End") == 40
     box = canvas_box(page)
-    # one zig-zag stroke over the whole canvas: rows 0.07 apart, far less than the 40 px (0.14) stroke
+    # one zig-zag stroke over the whole canvas: rows 0.07 (20 px) apart, half the 40 px stroke
     points = []
     for i, y in enumerate([0.01 + 0.07 * k for k in range(15)]):
         xs = (0.01, 0.99) if i % 2 == 0 else (0.99, 0.01)
         points += line((xs[0], y), (xs[1], y + 0.035), 6)
-    stroke(page, points, box)
+    shown = stroke(page, points, box)
+    covered = ink_share(page)
+    assert covered > 0.99, f"the canvas is not painted over ({covered:.1%}): was the stroke drawn 40 px wide?"
     assert_no_exception(page)
+    assert shown == "blob", f"a painted-over canvas gives {shown}; alerts: {alerts(page)}"
     assert page.locator(PREDICTION).count() == 0
     expect(page.locator(ALERTS).filter(has_text=BLOB)).to_be_visible()
-    assert BLOB in alerts(page)
     page.screenshot(path=str(ARTIFACTS / "bad-input-filled.png"))
 
 
@@ -180,45 +255,45 @@ def test_strokes_along_the_edge_do_not_crash(draw_page):
     page = draw_page
     box = canvas_box(page)
     e = 1 / box["width"]  # one CSS pixel inside the canvas
+    # Each stroke starts where the canvas takes the press: the canvas' toolbar, shown while the mouse is over
+    # the canvas, covers its top few pixels from about the middle to the right-hand corner.
     edges = {
         "top": line((e, e), (1 - e, e)),
-        "right": line((1 - e, e), (1 - e, 1 - e)),
-        "bottom": line((1 - e, 1 - e), (e, 1 - e)),
+        "right": line((1 - e, 1 - e), (1 - e, e)),
+        "bottom": line((e, 1 - e), (1 - e, 1 - e)),
         "left": line((e, 1 - e), (e, e)),
     }
-    for name, points in edges.items():  # one edge, then a frame growing around the canvas
-        stroke(page, points, box)
+    for name, points in edges.items():  # one edge alone, then a frame growing around the canvas
+        shown = stroke(page, points, box)
+        assert shown != "exception", f"after the {name} edge: {page.locator(EXCEPTION).first.inner_text()}"
         assert_no_exception(page)
-        predicted = page.locator(PREDICTION).count() == 1
-        shown = alerts(page)
-        assert predicted or HINT in shown or BLOB in shown, f"after the {name} edge: no prediction and no message ({shown})"
-        if predicted:
+        assert shown.startswith("prediction:") or shown in ("hint", "blob"), shown
+        if shown.startswith("prediction:"):
             assert re.fullmatch(r"\d", page.locator(PREDICTION).inner_text().strip())
+        else:
+            assert page.locator(PREDICTION).count() == 0
     page.screenshot(path=str(ARTIFACTS / "bad-input-edges.png"))
 
 
 def test_clear_brings_back_the_hint_and_keeps_the_toggles(draw_page):
     page = draw_page
     one = line((0.55, 0.15), (0.45, 0.85), 10)
-    stroke(page, one)
-    expect(page.locator(PREDICTION)).to_have_count(1)
+    assert stroke(page, one).startswith("prediction:")
     switch = page.locator("[data-testid='stCheckbox']").filter(has_text=COMPARE)
+    naive = page.locator("[data-testid='naive-prediction']")
     before = runs(page)
     switch.click()
-    wait_run_after(page, before)
-    expect(page.locator("[data-testid='naive-prediction']")).to_be_visible()
-    expect(switch.get_by_role("checkbox")).to_be_checked()
+    expect(naive).to_be_visible(timeout=SLOW)
+    wait_outcome(page, before)
+    expect(switch.get_by_role("switch")).to_be_checked()
 
-    page.locator(CLEAR_BUTTON).first.click()
-    wait_empty(page)
+    clear(page)
     assert_no_exception(page)
-    assert not canvas_has_ink(page)
-    assert page.locator("[data-testid='naive-prediction']").count() == 0
+    assert page.locator(PREDICTION).count() == 0 and naive.count() == 0
 
-    stroke(page, one)
-    expect(page.locator(PREDICTION)).to_have_count(1)
-    expect(switch.get_by_role("checkbox")).to_be_checked()  # the toggle kept its state through the empty canvas
-    expect(page.locator("[data-testid='naive-prediction']")).to_be_visible()
+    assert stroke(page, one).startswith("prediction:")
+    expect(switch.get_by_role("switch")).to_be_checked()  # the toggle kept its state through the empty canvas
+    expect(naive).to_be_visible()
     assert_no_exception(page)
 
 
@@ -236,18 +311,20 @@ def model_table(page) -> list[list[str]]:
 def test_upload_above_the_size_limit_is_refused(browser, app_server, tmp_path):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(SLOW)
+    uploads = []  # file uploads the browser sends to the server (Streamlit PUTs them to /_stcore/upload_file/...)
+    page.on("request", lambda request: uploads.append(request.url) if "/_stcore/upload_file" in request.url else None)
     try:
         page.goto(f"{app_server['url']}/models")
         page.wait_for_selector("[data-testid='stApp']")
-        expect(page.get_by_role("heading", level=1)).to_have_text(EN["models.title"])
+        expect(page.locator(MAIN).get_by_role("heading", level=1)).to_have_text(EN["models.title"], timeout=SLOW)
         wait_idle(page)
         table = model_table(page)
         assert len(table) >= 2 and any(row[0] == MODEL for row in table[1:]), table
 
         page.locator("[data-testid='stButtonGroup']").get_by_text(EN["models.section.upload"], exact=True).click()
         uploader = page.locator("[data-testid='stFileUploader']").filter(has_text=EN["models.upload.file"])
-        expect(uploader).to_be_visible()
+        expect(uploader).to_be_visible(timeout=SLOW)
         wait_idle(page)
         # the limit is stated before anything is chosen
         expect(uploader.get_by_test_id("stFileUploaderDropzoneInstructions")).to_contain_text(f"{MAX_UPLOAD_MB}MB per file")
@@ -268,8 +345,9 @@ def test_upload_above_the_size_limit_is_refused(browser, app_server, tmp_path):
         expect(tooltip).to_have_text(limit)
         page.screenshot(path=str(ARTIFACTS / "bad-input-upload-too-big.png"))
 
-        # nothing reached the app: no file, the add button stays disabled, no notice, the table is unchanged
+        # nothing reached the app: no upload request, the add button stays disabled, no notice, the table is unchanged
         wait_idle(page)
+        assert uploads == [], uploads
         expect(page.get_by_role("button", name=EN["models.upload.button"])).to_be_disabled()
         assert_no_exception(page)
         added, refused = EN["models.upload.saved"].split("{")[0], EN["models.upload.refused"].split(":")[0].split("}")[1]

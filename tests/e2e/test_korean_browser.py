@@ -38,6 +38,7 @@ VISIT_ORDER = ["fashion", "convolution", "datasets", "train", "models", "draw"]
 LANGUAGE_PICKER = "Language / 언어"  # the picker's label, the same in both languages
 MAIN = "[data-testid='stMain']"
 NAV_LINKS = "[data-testid='stSidebarNav'] a[data-testid='stSidebarNavLink']"
+SLOW = 60_000  # ms, for what waits on a script run (expect's own default is 5 s; the test machine may be busy)
 
 
 def nav_labels(page) -> list[str]:
@@ -70,23 +71,22 @@ def korean(browser, app_server):
     page.set_default_timeout(60_000)
     page.goto(f"{app_server['url']}/")
     page.wait_for_selector("[data-testid='stApp']")
-    expect(page.locator(MAIN).get_by_role("heading", level=1)).to_have_text(EN["draw.title"])
+    expect(page.locator(MAIN).get_by_role("heading", level=1)).to_have_text(EN["draw.title"], timeout=SLOW)
     wait_idle(page)
     assert nav_labels(page) == [EN[PAGES[p][1]] for p in PAGES]  # it really starts in English
     expect(language(page)).to_have_value("English")
 
     language(page).click()
     page.get_by_role("option", name=LANGUAGES["ko"], exact=True).click()
-    expect(language(page)).to_have_value(LANGUAGES["ko"])
-    expect(page.locator(MAIN).get_by_role("heading", level=1)).to_have_text(KO["draw.title"])
-    expect(page.locator(NAV_LINKS).first.get_by_test_id("stMarkdownContainer")).to_have_text(KO["nav.draw"])
+    expect(language(page)).to_have_value(LANGUAGES["ko"], timeout=SLOW)
+    expect(page.locator(MAIN).get_by_role("heading", level=1)).to_have_text(KO["draw.title"], timeout=SLOW)
+    expect(page.locator(NAV_LINKS).first.get_by_test_id("stMarkdownContainer")).to_have_text(KO["nav.draw"], timeout=SLOW)
     wait_idle(page)
     yield page
     context.close()
 
 
-
-def test_language_locale_files_have_the_keys_used_here():
+def test_locale_files_have_the_keys_used_here():
     for _, nav, title in PAGES.values():
         for key in (nav, title):
             assert key in EN and key in KO, key
@@ -99,11 +99,12 @@ def test_page_in_korean(korean, app_server, name):
     path, nav_key, title_key = PAGES[name]
     link = page.locator(NAV_LINKS).filter(has=page.get_by_text(KO[nav_key], exact=True))
     link.click()
-    expect(page).to_have_url(f"{app_server['url']}/{path}")
+    expect(page).to_have_url(f"{app_server['url']}/{path}", timeout=SLOW)
     title = page.locator(MAIN).get_by_role("heading", level=1)
-    expect(title).to_have_text(KO[title_key])
+    expect(title).to_have_text(KO[title_key], timeout=SLOW)
     wait_idle(page)
     expect(title).to_have_text(KO[title_key])  # still, now that the page's run is over
+    expect(title).to_be_visible()
     expect(link).to_have_attribute("aria-current", "page")
 
     # the language is remembered: the picker still says 한국어 and the navigation is in Korean
