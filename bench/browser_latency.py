@@ -17,11 +17,9 @@
 
 Targets: <= 300 ms mouse-up to prediction in the browser, <= 2 ms server-side.
 
-``--lean-reruns`` is an experiment: the app is started with Streamlit's per-run clean-up switched off
-(``runner.postScriptGC=false`` and ``_clean_problem_modules`` replaced by a no-op: Streamlit calls
-``keras.backend.clear_session()`` after every run once keras is imported, which runs a full garbage
-collection and clears TensorFlow's kernel cache, so the next prediction re-creates its kernels).
-Run the script with and without it to see what that clean-up costs per stroke.
+The app itself switches Streamlit's per-run clean-up off (``ui.keep_keras_state`` and ``runner.postScriptGC``
+in ``.streamlit/config.toml``), and answers single drawings through LiteRT (``model_store/litert.py``); the
+server-side part times the same ``Predictor(model, litert=True)`` the app builds.
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,11 +55,6 @@ MODEL = "convscope-digits"
 CANVAS = 280
 STROKE_WIDTH = 18  # the page's default stroke width
 PLACES = [(0.5, 0.5, 0.7), (0.2, 0.2, 0.3), (0.8, 0.8, 0.35), (0.3, 0.65, 0.5), (0.7, 0.3, 0.45)]
-
-# `streamlit run` with Streamlit's per-run clean-up switched off (see --lean-reruns above).
-LEAN_LAUNCHER = ("import sys; from streamlit.runtime.scriptrunner import script_runner as runner; "
-                 "runner._clean_problem_modules = lambda: None; from streamlit.web.cli import main; "
-                 "sys.argv[0] = 'streamlit'; sys.exit(main())")
 
 # In-page probes, all on the browser's clock (performance.now()).
 PROBES = """() => {
@@ -110,19 +102,12 @@ def digit_plan(n: int):
     return [(digits[i % len(digits)], PLACES[i % len(PLACES)]) for i in range(n)]
 
 
-def start_lean_app(port: int, env: dict, log_path: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-c", LEAN_LAUNCHER, "run", str(ROOT / "app.py"), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--runner.postScriptGC", "false"]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
-
-
-def browser_part(n_digits: int, env: dict, lean: bool = False) -> tuple[list[dict], str]:
+def browser_part(n_digits: int, env: dict) -> tuple[list[dict], str]:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
     log_path = Path(tempfile.mkdtemp(prefix="convscope-bench-")) / "streamlit.log"
-    proc = (start_lean_app if lean else start_app)(port, env, log_path)
+    proc = start_app(port, env, log_path)
     url = f"http://127.0.0.1:{port}"
     samples = []
     try:
@@ -203,7 +188,7 @@ def server_part(calls: int, user_dir: str):
     from model_store.store import ModelStore
 
     model = ModelStore(user_dir=user_dir).load(MODEL)
-    predictor = Predictor(model)
+    predictor = Predictor(model, litert=True)  # as the app builds it
     digit, (cx, cy, height) = digit_plan(1)[0]
     canvas = rasterise(place(digit, cx, cy, height))
     image = preprocess.mnist_style(canvas, polarity="light-on-dark").image
@@ -237,19 +222,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--digits", type=int, default=15)
     parser.add_argument("--calls", type=int, default=100)
-    parser.add_argument("--lean-reruns", action="store_true",
-                        help="experiment: start the app with Streamlit's per-run gc and Keras clear_session switched off")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         sys.exit(f"{CHROMIUM} not found: install Debian's chromium")
     user_dir = tempfile.mkdtemp(prefix="convscope-bench-models-")
     env = {**os.environ, "CONVSCOPE_MODELS": user_dir, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
 
-    samples, log = browser_part(args.digits, env, args.lean_reruns)
+    samples, log = browser_part(args.digits, env)
     first = [s for s in samples if s["first"]]
     warm = [s for s in samples if not s["first"]]
     right = sum(1 for s in samples if s["last"] and s["label"] == s["digit"])
-    server = "lean reruns (no per-run gc / clear_session)" if args.lean_reruns else "stock streamlit run"
+    server = "the app as shipped"
     print(f"\nBrowser, {server}: {args.digits} digits, {len(samples)} strokes ({len(warm)} measured, first stroke "
           f"apart); server log {log}")
     print(f"digits read right after their last stroke: {right} of {args.digits}")
