@@ -1,11 +1,14 @@
 """ConvScope: the router and frame. Builds the navigation, the sidebar (language, model pickers), then runs the page."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from app_pages import i18n, ui
 from app_pages.i18n import t
 
-st.set_page_config(page_title="ConvScope", page_icon=":material/biotech:", layout="wide")
+# A local favicon: a material icon would be fetched from Google on every page (offline classrooms).
+st.set_page_config(page_title="ConvScope", page_icon=str(Path(__file__).parent / "app_pages" / "favicon.png"), layout="wide")
 ui.keep_keras_state()
 
 i18n.lang()
@@ -24,4 +27,5 @@ i18n.language_picker()
 ui.presentation_toggle()
 for dataset in ui.DATASETS:
     ui.model_picker(dataset)
+ui.warm_up_current_models()
 page.run()

@@ -295,6 +295,7 @@ def dismiss(job_id: str) -> None:
 
 # ---- the page ----------------------------------------------------------------------------------------------
 def main():
+    ui.keep_widget_state(*FIELDS, "tr_dataset", "tr_use_subset", "tr_subset")  # kept while a run is shown
     st.title(t("train.title"))
     st.caption(t("train.intro"))
     registry = ui.jobs()

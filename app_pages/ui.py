@@ -86,12 +86,22 @@ def warm_up(name: str) -> None:
     thread.start()
 
 
+def warm_up_current_models() -> None:
+    """Load (and convert to LiteRT) each dataset's current model in the background, so that the first visit to
+    Draw or Fashion does not wait seconds for it. Loading is cached per server, so later calls cost nothing."""
+    for dataset in DATASETS:
+        name = current_model(dataset)
+        if name and not st.session_state.get(f"warmed::{name}"):
+            st.session_state[f"warmed::{name}"] = True
+            warm_up(name)
+
+
 @st.cache_resource(show_spinner="Loading the test images…")
 def test_set(dataset: str) -> TestImages:
     return test_images(dataset)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)  # drawings rarely repeat; ~0.3 MB each
 def prediction(model_name: str, image: np.ndarray):
     """Prediction and feature maps for one (28, 28) input, cached on the input's bytes."""
     return predictor(model_name)(image)
@@ -197,7 +207,7 @@ def prediction_headline(label: str, confidence: float, verdict: str | None = Non
 
 def model_input_view(image: np.ndarray, caption: str, key: str, show_values: bool = False):
     """The 28x28 image the model received, with visible pixels and optionally its values."""
-    st.image(render.enlarge(image, scale=7), caption=caption, width=300 if presenting() else 196)
+    st.image(render.enlarge(image, scale=7), caption=caption, width=300 if presenting() else 196, output_format="PNG")
     if show_values:
         values = (np.clip(image, 0, 1) * 255).round().astype(int)
         st.dataframe(values, key=f"{key}_values", height=330, column_config={
@@ -221,7 +231,8 @@ def feature_maps_view(prediction, key: str):
             h, w, c = fm.shape
             folded = t("maps.after", layers=" + ".join(fm.after)) if fm.after else ""
             st.markdown(t("maps.layer", layer=fm.layer, after=folded, h=h, w=w, c=c))
-            st.image(_tiles(fm.maps, max(1, 84 // h)), caption=t("maps.all_channels", layer=fm.layer, c=c))
+            st.image(_tiles(fm.maps, max(1, 84 // h)), caption=t("maps.all_channels", layer=fm.layer, c=c),
+                     output_format="PNG")  # JPEG would blur the pixels
             st.image(render.legend_bar(low, high), caption=t("maps.scale", low=f"{low:.2f}", high=f"{high:.2f}"), width=256)
             channel = st.slider(t("maps.enlarge"), 0, c - 1, 0, key=f"{key}_{fm.layer}_channel")
             fig = go.Figure(go.Heatmap(z=fm.maps[:, :, channel][::-1], zmin=low, zmax=high, colorscale="Viridis",
@@ -232,7 +243,7 @@ def feature_maps_view(prediction, key: str):
             st.plotly_chart(fig, key=f"{key}_{fm.layer}_big", config={"displayModeBar": False})
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False)  # ~0.7 MB each
 def _tiles(maps: np.ndarray, scale: int) -> np.ndarray:
     return render.tile_channels(maps, scale=scale)
 

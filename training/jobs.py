@@ -13,6 +13,7 @@ message, never as an exception that nobody sees.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -262,6 +263,7 @@ class TrainingJob:
             self._probe_model = None
             with self._cond:
                 self._trainer = None
+            gc.collect()  # Keras models hold reference cycles; free this run's tensors now, not at some later gc
 
     def _finish(self, status: str, reason: str, message: str) -> None:
         best = self.result.best_epoch if self.result else None

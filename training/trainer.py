@@ -189,7 +189,7 @@ class Trainer:
         model.fit(
             self._pipeline(x_train, y_train, training=True),
             validation_data=self._pipeline(x_val, y_val, training=False) if has_val else None,
-            epochs=c.epochs, callbacks=callbacks, verbose=0,
+            epochs=c.epochs, callbacks=callbacks, verbose=0, shuffle=False,  # the tf.data pipeline shuffles
         )
         result.seconds = time.perf_counter() - start
         callbacks[0].restore_best()

@@ -27,6 +27,9 @@ def test_no_model_predict_in_the_interactive_code(path):
 def test_draw_reruns_load_once_and_never_predict(monkeypatch, tmp_path):
     import streamlit as st
 
+    from model_store import litert
+
+    monkeypatch.setenv(litert.DISABLE_ENV, "1")  # the app as shipped (tests/pages/conftest.py turns it off)
     monkeypatch.setenv("CONVSCOPE_MODELS", str(tmp_path))
     install_fake_canvas(monkeypatch)
 
