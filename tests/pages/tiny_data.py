@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
-import numpy as np
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """IDX: big-endian, two zero bytes, type byte 0x08 (uint8), number of dimensions, one uint32 per dimension, data."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    return struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
-
-
-def learnable(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Class k is a bright bar at rows 2+2k: learnable in one epoch."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n).astype(np.uint8)
-    images = (rng.random((n, 28, 28)) * 40).astype(np.uint8)
-    for i, k in enumerate(labels):
-        images[i, 2 + 2 * k: 4 + 2 * k, 4:24] = 255
-    return images, labels
+from tests.unit.unit_data import idx_bytes
+from tests.unit.unit_data import learnable_images as learnable
 
 
 def write_data(root: Path, name: str = "mnist", n_train: int = 320, n_test: int = 80) -> Path:

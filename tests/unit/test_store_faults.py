@@ -67,9 +67,9 @@ def test_killed_in_the_middle_of_a_save(tmp_path):
 
 
 def test_killed_in_the_middle_of_training(tmp_path):
-    from tests.unit.idx_files import write_tiny_dataset
+    from tests.pages.tiny_data import write_data
 
-    data = write_tiny_dataset(tmp_path / "data", "mnist", n_train=600, n_test=100)
+    data = write_data(tmp_path / "data", "mnist", n_train=600, n_test=100)
     models = tmp_path / "models"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "CONVSCOPE_MODELS": str(models),
            "PYTHONUNBUFFERED": "1"}
