@@ -10,8 +10,6 @@ the stand-alone ``ai-edge-litert`` package broke ``import keras`` in our environ
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import threading
 import warnings
@@ -61,7 +59,9 @@ def build(probe, input_shape: tuple, reference) -> LiteRunner | None:
     try:
         import tensorflow as tf
 
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # The converter prints "Saved artifact at ..." to stdout; it is left alone: redirecting sys.stdout is
+        # process-wide and would swallow (and then clobber) other threads' output while a model converts.
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             flatbuffer = tf.lite.TFLiteConverter.from_keras_model(probe).convert()
         runner = LiteRunner(flatbuffer, input_shape)
