@@ -100,10 +100,10 @@ def fashion_same_pad():
     ], name="fashion_same_pad")
 
 
-def _conv_bn(L, filters, name, padding="same"):
-    """Conv (no bias) -> BatchNorm -> ReLU, the block both our defaults are made of."""
+def _conv_bn(L, filters, name, padding="same", kernel=3):
+    """Conv (no bias) -> BatchNorm -> ReLU, the block all our own presets are made of."""
     return [
-        L.Conv2D(filters, 3, padding=padding, use_bias=False, name=name),
+        L.Conv2D(filters, kernel, padding=padding, use_bias=False, name=name),
         L.BatchNormalization(name=f"{name}_bn"),
         L.ReLU(name=f"{name}_relu"),
     ]
@@ -160,13 +160,9 @@ def convscope_fast():
     keras, L = _keras()
     return keras.Sequential([
         keras.Input(INPUT_SHAPE, name="image"),
-        L.Conv2D(24, 5, padding="same", use_bias=False, name="conv1"),
-        L.BatchNormalization(name="conv1_bn"),
-        L.ReLU(name="conv1_relu"),
+        *_conv_bn(L, 24, "conv1", kernel=5),
         L.MaxPooling2D(2, name="pool1"),
-        L.Conv2D(48, 3, padding="same", use_bias=False, name="conv2"),
-        L.BatchNormalization(name="conv2_bn"),
-        L.ReLU(name="conv2_relu"),
+        *_conv_bn(L, 48, "conv2"),
         L.MaxPooling2D(2, name="pool2"),
         L.Flatten(name="flatten"),
         L.Dense(128, use_bias=False, name="dense"),
