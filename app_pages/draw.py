@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import inside, ui
+from app_pages import inside, stroke_send, ui
 from app_pages.i18n import t
 from model_store import preprocess
 
@@ -17,6 +17,7 @@ def drawing_input(stroke: int):
         stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS, width=CANVAS,
         drawing_mode="freedraw", return_image_data=True, update_streamlit=True, key="draw_canvas",
     )
+    stroke_send.install()  # the canvas itself would wait 200 ms after each stroke
     return None if result is None else result.image_data
 
 
@@ -52,7 +53,7 @@ def main():
         return
     names = ui.class_names(model, DATASET)
 
-    left, right = st.columns([1, 1], gap="large")
+    left, right = st.columns([3, 2], gap="large")  # the 280 px canvas fits a tablet held upright
     with left:
         sources = {"draw": t("draw.source.draw"), "mnist": t("draw.source.mnist")}
         source = st.segmented_control(t("draw.source"), list(sources), format_func=sources.get,

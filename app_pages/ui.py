@@ -181,7 +181,7 @@ def probability_chart(probabilities: np.ndarray, names: list[str], key: str, tru
     fig.update_layout(
         height=chart_height(260), margin=dict(l=10, r=10, t=10, b=10),
         yaxis=dict(range=[0, 1.15], tickformat=".0%", title=None), font=dict(size=20 if presenting() else 13),
-        xaxis=dict(type="category", title=None), showlegend=False,
+        xaxis=dict(type="category", dtick=1, title=None), showlegend=False,  # every class named, even when narrow
     )
     st.plotly_chart(fig, key=key, config={"displayModeBar": False})
 

@@ -112,6 +112,20 @@ def open_page(page, app_server, path: str = "") -> None:
     wait_idle(page)
 
 
+def screenshot(page, name: str) -> None:
+    """Save test-artifacts/<name> once the page's images and charts are drawn, not their placeholders."""
+    page.wait_for_function("""() => {
+        const main = document.querySelector("[data-testid='stMain']");
+        const shown = e => e.offsetParent !== null;  // not inside a hidden tab panel
+        const loading = main.querySelector("[data-testid='stSkeleton']");  // e.g. a chart whose plotly.js loads
+        const images = [...main.querySelectorAll("img")].filter(shown);
+        const charts = [...main.querySelectorAll("[data-testid='stPlotlyChart']")].filter(shown);
+        return !loading && images.every(i => i.complete && i.naturalWidth > 0)
+            && charts.every(c => c.querySelector(".main-svg") && c.getBoundingClientRect().height > 100);
+    }""")
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
 def canvas_box(page):
     canvas = page.locator("[data-testid=stBidiComponentIsolated] canvas.upper-canvas").first
     canvas.wait_for()

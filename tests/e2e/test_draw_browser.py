@@ -21,7 +21,7 @@ import re
 import pytest
 
 from model_store.store import DEFAULTS_DIR, ModelStore
-from tests.e2e.conftest import ARTIFACTS, IDLE, canvas_box, draw_strokes, wait_idle
+from tests.e2e.conftest import IDLE, canvas_box, draw_strokes, screenshot, wait_idle
 
 MODEL = "convscope-digits"
 HINT = "Draw a digit on the black canvas to see the prediction."
@@ -122,18 +122,6 @@ def clear_canvas(page) -> None:
     wait_empty(page)
 
 
-def screenshot(page, name: str) -> None:
-    """Save a screenshot once the images and the probability chart have been drawn (not their placeholders)."""
-    page.wait_for_function("""() => {
-        const main = document.querySelector("[data-testid='stMain']");
-        const shown = e => e.offsetParent !== null;  // not inside a hidden tab panel
-        const images = [...main.querySelectorAll("img")].filter(shown);
-        const charts = [...main.querySelectorAll("[data-testid='stPlotlyChart']")].filter(shown);
-        return images.every(i => i.complete && i.naturalWidth > 0) && charts.every(
-            c => c.querySelector(".barlayer .point, .heatmaplayer image") && c.getBoundingClientRect().height > 100);
-    }""")
-    page.screenshot(path=str(ARTIFACTS / name))
-
 
 def tab_labels(page) -> list[str]:
     return [label.strip() for label in page.get_by_role("tab").all_inner_texts()]
@@ -198,6 +186,65 @@ def test_drawn_digit_is_read(blank, digit, where):
     assert re.match(r"confidence \d+\.\d%", confidence), confidence
     # clearing with the toolbar empties the canvas: the hint is back and the prediction gone
     clear_canvas(blank)
+
+
+def strokes_sent(page) -> int:
+    """Strokes the app's stroke sender (app_pages/stroke_send.py) has sent at once by pressing the canvas' send button."""
+    return page.evaluate("() => window.__convscopeStrokeSend ? window.__convscopeStrokeSend.sent : -1")
+
+
+def test_each_stroke_is_sent_at_once_and_nothing_else(blank):
+    """The canvas would wait 200 ms after a stroke; the page presses its own send button when the stroke ends.
+    Exactly once per stroke: the canvas' send button is still found under its label, and clicks that do not
+    start on the drawing surface (the toolbar's Clear) send nothing."""
+    before = strokes_sent(blank)
+    assert before >= 0, "the stroke sender is not installed on the Draw page"
+    strokes = place("4", 0.5, 0.5, 0.7)
+    assert len(strokes) >= 2
+    assert draw(blank, strokes) == "4"
+    blank.wait_for_function("([n]) => window.__convscopeStrokeSend.sent >= n", arg=[before + len(strokes)])
+    assert strokes_sent(blank) == before + len(strokes)
+    clear_canvas(blank)
+    assert strokes_sent(blank) == before + len(strokes)
+
+
+def touch_strokes(page, strokes, box) -> None:
+    """Draw each stroke with a finger: real touch events through the browser's input pipeline (CDP)."""
+    cdp = page.context.new_cdp_session(page)
+    at = lambda x, y: [{"x": box["x"] + x * box["width"], "y": box["y"] + y * box["height"]}]  # noqa: E731
+    for stroke in strokes:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": at(*stroke[0])})
+        for x, y in stroke[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": at(x, y)})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def test_digit_drawn_with_a_finger_is_read(browser, app_server):
+    """Touch screens (tablets in class): a 7 drawn with touch events is read, and sent once per stroke."""
+    context = browser.new_context(viewport={"width": 1024, "height": 1366}, locale="en-US", has_touch=True,
+                                  is_mobile=True, device_scale_factor=2)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{app_server['url']}/")
+        box = canvas_box(page)
+        wait_idle(page)
+        # the whole canvas can be reached at tablet width: its far corner is the drawing surface, not clipped
+        corner = page.evaluate("""([x, y]) => {
+            const host = document.elementFromPoint(x, y);
+            const inner = host && host.shadowRoot ? host.shadowRoot.elementFromPoint(x, y) : host;
+            return inner ? inner.className : null;
+        }""", [box["x"] + box["width"] - 3, box["y"] + box["height"] - 3])
+        assert corner and "upper-canvas" in corner, f"the canvas' bottom-right corner is covered or clipped: {corner}"
+        strokes = place("7", 0.5, 0.5, 0.6)
+        touch_strokes(page, strokes, box)
+        wait_new_prediction(page, None)
+        assert prediction_state(page)[1] == "7"
+        assert strokes_sent(page) == len(strokes)
+        screenshot(page, "draw-touch-7.png")
+    finally:
+        context.close()
 
 
 def test_naive_resize_comparison(blank):

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app_pages.i18n import LANGUAGES  # the picker's option labels
-from tests.e2e.conftest import ARTIFACTS, ROOT, wait_idle
+from tests.e2e.conftest import ROOT, screenshot, wait_idle
 
 LOCALES = ROOT / "app_pages" / "locales"
 EN = json.loads((LOCALES / "en.json").read_text(encoding="utf-8"))
@@ -49,18 +49,6 @@ def nav_labels(page) -> list[str]:
 def language(page):
     return page.locator("[data-testid='stSidebar']").get_by_role("combobox", name=LANGUAGE_PICKER)
 
-
-def screenshot(page, name: str) -> None:
-    """Save a screenshot once the page's images and charts have been drawn (not their placeholders)."""
-    page.wait_for_function("""() => {
-        const main = document.querySelector("[data-testid='stMain']");
-        const shown = e => e.offsetParent !== null;  // not inside a hidden tab panel
-        const images = [...main.querySelectorAll("img")].filter(shown);
-        const charts = [...main.querySelectorAll("[data-testid='stPlotlyChart']")].filter(shown);
-        return images.every(i => i.complete && i.naturalWidth > 0)
-            && charts.every(c => c.querySelector(".main-svg") && c.getBoundingClientRect().height > 100);
-    }""")
-    page.screenshot(path=str(ARTIFACTS / name))
 
 
 @pytest.fixture(scope="module")

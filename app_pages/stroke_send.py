@@ -1,0 +1,61 @@
+"""Send a drawing to the server the moment a stroke ends.
+
+streamlit-drawable-canvas 0.13 waits a fixed 200 ms after every stroke before it sends the drawing (a debounce
+in its JavaScript, with no parameter). That wait alone was two thirds of our mouse-up to prediction time. The
+canvas has its own "Update the app with this drawing" button, which sends at once and cancels that wait; this
+invisible component presses it at the end of every stroke that started on a canvas. If a future canvas
+version renames the button, nothing breaks: the canvas simply sends after its own delay again
+(``tests/e2e/test_draw_browser.py`` checks the button is found and pressed once per stroke).
+
+``CONVSCOPE_STROKE_SEND=0`` switches it off (``bench/browser_latency.py`` measures both ways).
+"""
+
+import os
+
+import streamlit as st
+
+DISABLE_ENV = "CONVSCOPE_STROKE_SEND"
+SEND_BUTTON = "button[aria-label='Update the app with this drawing']"
+
+# Installed once per browser tab. A stroke is armed by a pointer going down on a canvas' drawing surface and
+# sent when the mouse or finger is lifted: after the canvas has added the stroke (its own handlers run first;
+# setTimeout waits for its microtasks). Pointer events arm, mouse/touch events send, so a touch that the
+# browser also reports as emulated mouse events is still sent once.
+_JS = """
+export default function () {
+  if (window.__convscopeStrokeSend) return;
+  window.__convscopeStrokeSend = {sent: 0};
+  let armed = null;
+  window.addEventListener('pointerdown', (event) => {
+    armed = event.composedPath().find(
+      (el) => el instanceof HTMLCanvasElement && el.classList.contains('upper-canvas')) || null;
+  }, true);
+  const send = () => {
+    const canvas = armed;
+    armed = null;
+    if (!canvas) return;
+    setTimeout(() => {
+      const button = canvas.getRootNode().querySelector?.("__SEND_BUTTON__");
+      if (button && !button.disabled) {
+        button.click();
+        window.__convscopeStrokeSend.sent += 1;
+      }
+    }, 0);
+  };
+  window.addEventListener('mouseup', send);
+  window.addEventListener('touchend', send);
+  window.addEventListener('touchcancel', send);
+}
+""".replace("__SEND_BUTTON__", SEND_BUTTON)
+
+_component = st.components.v2.component("convscope.stroke_send", js=_JS, isolate_styles=False)
+
+
+def enabled() -> bool:
+    return os.environ.get(DISABLE_ENV, "1") != "0"
+
+
+def install() -> None:
+    """Mount the (invisible) sender; call it on every run of a page with a canvas."""
+    if enabled():
+        _component(key="convscope_stroke_send")
