@@ -65,7 +65,9 @@ def store() -> ModelStore:
 def _predictor(name: str, path: str, mtime: float):
     from model_store.inference import Predictor
 
-    return Predictor(store().load(name), litert=True)  # LiteRT for single drawings where it matches Keras
+    # LiteRT for single drawings where it matches Keras, converted in the background: until it is ready (~2 s
+    # after a server start) drawings are answered through tf.function instead of waiting for it.
+    return Predictor(store().load(name), litert=True, convert_in_background=True)
 
 
 def predictor(name: str):

@@ -7,6 +7,7 @@ a ``tf.function`` with a fixed input signature costs ~1 ms. Build a ``Predictor`
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,7 +64,10 @@ def _conv_taps(model):
 class Predictor:
     """Wraps a loaded Keras model for fast single-input inference."""
 
-    def __init__(self, model, litert: bool = False):
+    def __init__(self, model, litert: bool = False, convert_in_background: bool = False):
+        """``litert``: answer single images through LiteRT once it is converted and checked (model_store/litert.py).
+        ``convert_in_background``: do that conversion (~2 s) in a thread and answer through ``tf.function`` until
+        it is ready, so that the app's first drawing does not wait for it."""
         import keras
         import tensorflow as tf
 
@@ -84,11 +88,25 @@ class Predictor:
 
         self._forward = forward
         self.lite = None
+        self._converting = None
         self.predict_batch(np.zeros((1, 28, 28), np.float32))  # trace now, not on the first drawing
-        if litert:
-            from model_store import litert as lite
+        if litert and convert_in_background:
+            # Not a daemon: a TensorFlow call cut off at interpreter exit aborts the process.
+            self._converting = threading.Thread(target=self._convert, name="LiteRT conversion")
+            self._converting.start()
+        elif litert:
+            self._convert()
 
-            self.lite = lite.build(probe, input_shape, lambda x: self._outputs(self._forward(x)))
+    def _convert(self) -> None:
+        from model_store import litert as lite
+
+        self.lite = lite.build(self.probe, self.input_shape, lambda x: self._outputs(self._forward(x)))
+
+    def wait_for_litert(self, timeout: float | None = None) -> bool:
+        """Wait for a background conversion; True when single images now go through LiteRT."""
+        if self._converting is not None:
+            self._converting.join(timeout)
+        return self.lite is not None
 
     @staticmethod
     def _outputs(outputs) -> list[np.ndarray]:

@@ -52,4 +52,4 @@ def test_draw_reruns_load_once_and_never_predict(monkeypatch, tmp_path):
     assert loads.count("convscope-digits") == 1, loads
     from app_pages import ui
 
-    assert ui.predictor("convscope-digits").lite is not None, "the app's digit model should answer drawings through LiteRT"
+    assert ui.predictor("convscope-digits").wait_for_litert(120), "the app's digit model should answer drawings through LiteRT"

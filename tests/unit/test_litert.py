@@ -108,3 +108,24 @@ def test_concurrent_sessions_get_their_own_answers(bn_model):
     for i, runs in results.items():
         for probs in runs:
             np.testing.assert_allclose(probs, expected[i], atol=1e-6)
+
+
+def test_background_conversion_answers_before_it_is_done(bn_model, monkeypatch):
+    """The app converts in a thread: drawings made meanwhile are answered through tf.function, then LiteRT."""
+    release, started = threading.Event(), threading.Event()
+    real_build = litert.build
+
+    def slow_build(*args):
+        started.set()
+        assert release.wait(60), "the test never released the conversion"
+        return real_build(*args)
+
+    monkeypatch.setattr(litert, "build", slow_build)
+    predictor = Predictor(bn_model, litert=True, convert_in_background=True)
+    assert started.wait(60)
+    x = images(1, seed=6)[0]
+    before = predictor(x).probabilities  # the conversion is still held back: tf.function answers
+    assert predictor.lite is None
+    release.set()
+    assert predictor.wait_for_litert(120)
+    np.testing.assert_allclose(predictor(x).probabilities, before, atol=litert.TOLERANCE)
