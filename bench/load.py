@@ -18,11 +18,13 @@
    of the top of the canvas, see ``stroke_for``), checks the canvas took it (its Undo became enabled), measures
    mouse-up -> new prediction in the DOM (the ``[data-testid=prediction]`` ``data-input`` fingerprint changes)
    on the browser's clock, waits for the run to end, checks for Streamlit exception boxes, clears the canvas
-   with its toolbar and waits for the empty page. Mouse-up -> script run start (``data-test-script-state``) is
-   recorded too: it holds the canvas' 200 ms send delay (a constant in streamlit-drawable-canvas), the
-   websocket hop and any queueing. A stroke's mouse events are dispatched inside the page in one call
-   (``--input dom``, default; ``--input mouse`` uses Playwright's mouse, one round trip per move, which with
-   20 starved renderers made drawing itself take tens of seconds).
+   with its toolbar and waits for the empty page; with ``--think S`` it then pauses S seconds (+-50%, per
+   session's own random numbers) as a pupil looks at the answer before drawing again; the default 0 is a stress
+   test, back to back. Mouse-up -> script run start (``data-test-script-state``) is recorded too: it holds the
+   send (at once, ``app_pages/stroke_send.py``), the websocket hop and any queueing. A stroke's pointer and
+   mouse events are dispatched inside the page in one call (``--input dom``, default; ``--input mouse`` uses
+   Playwright's mouse, one round trip per move, which with 20 starved renderers made drawing itself take tens
+   of seconds).
 4. Stops the training (Stop on the Train page), closes the browser and the server, and scans the server log.
 
 Errors counted: page errors (uncaught JS), console errors, failed requests, ``[data-testid=stException]``
@@ -126,15 +128,19 @@ DOM_STROKE = """([points]) => {
   }
   if (!canvas) return false;
   const r = canvas.getBoundingClientRect();
-  const fire = (type, [x, y], buttons) => canvas.dispatchEvent(new MouseEvent(type, {
-    bubbles: true, composed: true, cancelable: true, view: window, button: 0, buttons,
-    clientX: r.left + x * r.width, clientY: r.top + y * r.height}));
-  fire('mouseover', [0.5, 0.9], 0);
-  fire('mouseenter', [0.5, 0.9], 0);
-  fire('mousemove', [0.5, 0.9], 0);
-  fire('mousedown', points[0], 1);
-  for (const p of points.slice(1)) fire('mousemove', p, 1);
-  fire('mouseup', points[points.length - 1], 0);
+  // As a browser does for a mouse: each pointer event, then its mouse event (the app listens to both).
+  const fire = (type, [x, y], buttons) => {
+    const init = {bubbles: true, composed: true, cancelable: true, view: window, button: 0, buttons,
+                  clientX: r.left + x * r.width, clientY: r.top + y * r.height};
+    canvas.dispatchEvent(new PointerEvent('pointer' + type, {...init, pointerId: 1, pointerType: 'mouse', isPrimary: true}));
+    canvas.dispatchEvent(new MouseEvent('mouse' + type, init));
+  };
+  fire('over', [0.5, 0.9], 0);
+  fire('enter', [0.5, 0.9], 0);
+  fire('move', [0.5, 0.9], 0);
+  fire('down', points[0], 1);
+  for (const p of points.slice(1)) fire('move', p, 1);
+  fire('up', points[points.length - 1], 0);
   return true;
 }"""
 EMPTY = "([idle]) => !document.querySelector(\"[data-testid='prediction']\") && document.querySelector(idle) !== null"
@@ -500,6 +506,8 @@ async def session(i: int, browser, url: str, args, gate: Gate, window: dict, err
         await gate.go.wait()
         while time.monotonic() < window["end"]:
             shots = await round_trip(page, box, name, rng, args, errors, samples, shots)
+            if args.think:  # the workload's pace (a pupil reading the answer), not a synchronisation sleep
+                await asyncio.sleep(min(rng.uniform(0.5, 1.5) * args.think, max(0.0, window["end"] - time.monotonic())))
     except Exception as exc:  # a session that breaks is an error of the run, not the end of the bench
         errors.append(f"{name}: session aborted: {type(exc).__name__}: {str(exc)[:300]}")
     finally:
@@ -572,6 +580,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--think", type=float, default=0,
+                        help="seconds (+-50%%) each session pauses after an answer before the next stroke; 0: back to back")
     parser.add_argument("--train-epochs", type=int, default=30, help="epochs of the classroom-demo training (stopped at the end)")
     parser.add_argument("--timeout", type=float, default=30, help="seconds a prediction may take before it counts as an error")
     parser.add_argument("--input", choices=["dom", "mouse"], default="dom",
@@ -620,7 +630,8 @@ def main() -> int:
     training = "no training" if args.no_training else (
         f"one training (classroom demo, {args.train_epochs} epochs, started in {out['training_start_s']:.0f} s)")
     print(f"\nLoad: {args.sessions} browser sessions on the Draw page for {out['window_s']:.0f} s (--seconds {args.seconds:g}; "
-          f"the last rounds finish after it), {training}; set-up {out['setup_s']:.0f} s; clients at nice {args.client_nice}")
+          f"the last rounds finish after it; think {args.think:g} s between answers), {training}; "
+          f"set-up {out['setup_s']:.0f} s; clients at nice {args.client_nice}")
     print(f"load average before the window {out['load_before']}, after {out['load_after']}")
     rows = [
         ("predictions (mouse-up -> new fingerprint)", f"{len(ok)}"),

@@ -177,6 +177,8 @@ def load(name: str, data_dir: str | Path | None = None, allow_download: bool = T
             return Dataset(name, splits["train"], splits["test"], source="keras download")
         except Exception as exc:  # network errors come in many types
             tried.append(f"Keras download: {type(exc).__name__}: {exc}")
+    if not tried:  # no folder given, none configured, and no download allowed
+        tried.append(f"no data folder: none was given and {DATA_ENV} is not set; downloading was not allowed")
     raise DatasetError(
         f"could not load {name}. Tried:\n  - " + "\n  - ".join(tried) +
         f"\nFix: put the IDX files (train-images-idx3-ubyte.gz, ...) in <folder>/{name}/ and set "

@@ -1,4 +1,5 @@
-"""Training in the background: a ``TrainingJob`` runs a ``Trainer`` in a daemon thread, a ``JobRegistry`` holds the jobs.
+"""Training in the background: a ``TrainingJob`` runs a ``Trainer`` (in a process of its own, or in a daemon thread),
+a ``JobRegistry`` holds the jobs.
 
 The training thread never touches Streamlit. It writes numbers into the job under a lock, and readers
 take a ``Snapshot`` (a copy) whenever they like: a page that refreshes every second, a test that waits
@@ -30,6 +31,8 @@ from training.trainer import TrainConfig, TrainResult
 log = logging.getLogger(__name__)
 
 MAX_ENV = "CONVSCOPE_MAX_TRAININGS"
+PROCESS_ENV = "CONVSCOPE_TRAINING_PROCESS"  # "0": train in a thread of the server process instead (the tests do)
+NICE_ENV = "CONVSCOPE_TRAINING_NICE"  # priority of the training process (default 10: the pages come first)
 ACTIVE = ("queued", "running")
 DONE = ("finished", "stopped", "failed")
 MAX_BATCH_POINTS = 1500  # per-batch loss points kept for the chart; older ones are thinned, not dropped
@@ -155,12 +158,28 @@ class Snapshot:
 
 
 # ---- one training ----------------------------------------------------------------------------------------
+def isolated_by_default() -> bool:
+    return os.environ.get(PROCESS_ENV, "1") != "0"
+
+
 class TrainingJob:
-    """One training run in a daemon thread; a listener of its ``Trainer``. All public methods are thread-safe."""
+    """One training run, followed from a daemon thread; a listener of its ``Trainer``. All public methods are
+    thread-safe.
+
+    ``isolated``: the training itself runs in a process of its own (training/worker.py) whose state changes
+    this job mirrors; that needs the default data loader (the process loads the data itself). Otherwise it
+    runs in the thread, in this process."""
 
     def __init__(self, config: TrainConfig, owner: str | None = None,
-                 data_loader: Callable[[str], datasets.Dataset] = load_dataset, probe_index: int = 0):
+                 data_loader: Callable[[str], datasets.Dataset] = load_dataset, probe_index: int = 0,
+                 isolated: bool = False):
         config.validate()
+        if isolated and data_loader is not load_dataset:
+            raise ValueError("a training process loads its data itself: it cannot use another data loader")
+        self.isolated = isolated
+        self._process_stop = None
+        self._model_path: str | None = None  # the training process' model file
+        self._model_folder: str | None = None
         self.id = uuid.uuid4().hex[:10]
         self.config = config
         self.owner = owner
@@ -215,7 +234,8 @@ class TrainingJob:
 
     # -- control ----------------------------------------------------------------------------------------
     def start(self) -> TrainingJob:
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"training {self.id}")
+        target = self._run_isolated if self.isolated else self._run
+        self._thread = threading.Thread(target=target, daemon=True, name=f"training {self.id}")
         self._thread.start()
         return self
 
@@ -223,9 +243,11 @@ class TrainingJob:
         """End the training after the batch in progress; the best whole epoch's weights are kept."""
         self._stop.set()
         with self._cond:
-            trainer = self._trainer
+            trainer, process_stop = self._trainer, self._process_stop
         if trainer is not None:
             trainer.request_stop()
+        if process_stop is not None:
+            self._signal_stop()
         self._update(stop_requested=True)
 
     # -- the thread -------------------------------------------------------------------------------------
@@ -264,6 +286,79 @@ class TrainingJob:
             with self._cond:
                 self._trainer = None
             gc.collect()  # Keras models hold reference cycles; free this run's tensors now, not at some later gc
+
+    def _run_isolated(self) -> None:
+        """Start the training process (``python -m training.worker``) and apply the state changes it sends."""
+        import json
+        import subprocess
+        import sys
+        import tempfile
+        from multiprocessing.connection import Connection
+
+        from training import worker
+
+        folder = tempfile.mkdtemp(prefix=f"convscope-job-{self.id}-")
+        try:
+            nice = int(os.environ.get(NICE_ENV, "10"))
+        except ValueError:
+            nice = 10
+        spec = {"config": self.config.to_dict(), "probe_index": self._probe_index, "nice": nice,
+                "model_path": os.path.join(folder, "model.keras")}
+        data_r, data_w = os.pipe()
+        control_r, control_w = os.pipe()
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        receiver = Connection(data_r, writable=False)
+        process = None
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "training.worker", str(data_w), str(control_r), json.dumps(spec)],
+                pass_fds=(data_w, control_r), stdin=subprocess.DEVNULL, env=env)
+            with self._cond:
+                self._process_stop, self._model_folder = control_w, folder
+            if self._stop.is_set():
+                self._signal_stop()
+        finally:
+            os.close(data_w)
+            os.close(control_r)
+        try:
+            while True:
+                try:
+                    kind, *args = receiver.recv()
+                except EOFError:
+                    break
+                if kind == "update":
+                    with self._cond:
+                        changes = worker.apply_message(self._state, args[0])
+                        if "elapsed" in changes:
+                            changes["elapsed"] = time.perf_counter() - self._t0
+                        self._update(**changes)
+                elif kind == "model":
+                    self._model_path = args[0]
+                elif kind == "result":
+                    self.result = args[0]
+            code = process.wait()
+            if not self._state.done:
+                self._finish("failed", "error", f"the training process ended unexpectedly (exit code {code})")
+        except Exception as exc:
+            log.exception("training process of job %s failed", self.id)
+            if process is not None and process.poll() is None:
+                process.kill()
+            self._finish("failed", "error", f"{type(exc).__name__}: {exc}")
+        finally:
+            receiver.close()
+            with self._cond:
+                self._process_stop = None
+            os.close(control_w)
+
+    def _signal_stop(self) -> None:
+        with self._cond:
+            control = self._process_stop
+            if control is not None:
+                try:
+                    os.write(control, b"s")
+                except OSError:
+                    pass  # the process has ended already
 
     def _finish(self, status: str, reason: str, message: str) -> None:
         best = self.result.best_epoch if self.result else None
@@ -354,6 +449,7 @@ class TrainingJob:
 
         if self.result is None:
             raise RuntimeError("the job has no trained model")
+        self._trained_model()
         meta = result_metadata(self.result)
         evaluation = self._state.evaluation
         if evaluation is not None:
@@ -368,13 +464,26 @@ class TrainingJob:
             raise RuntimeError("this job has no model to save" if snap.saved_as is None else f"already saved as {snap.saved_as}")
         if self.result is None:
             raise RuntimeError("the trained model was released from memory (the run was dismissed or replaced)")
-        entry = store.save(self.result.model, self.metadata(), name)
+        entry = store.save(self._trained_model(), self.metadata(), name)
         self._update(saved_as=entry.name)
         return entry
 
+    def _trained_model(self):
+        """The trained model; from a training process it is read from its file the first time it is needed."""
+        if self.result.model is None and self._model_path:
+            import keras
+
+            self.result.model = keras.saving.load_model(self._model_path, compile=False, safe_mode=True)
+        return self.result.model
+
     def discard(self) -> None:
-        """Let go of the model (memory); the snapshot stays readable."""
+        """Let go of the model (memory, and the training process' model file); the snapshot stays readable."""
+        import shutil
+
         self.result = None
+        folder, self._model_folder, self._model_path = self._model_folder, None, None
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass
@@ -383,11 +492,14 @@ class JobRegistry:
 
     max_running: int | None = None
     keep_finished: int = 2
+    isolated: bool | None = None  # trainings in processes of their own (default: CONVSCOPE_TRAINING_PROCESS, on)
     data_loader: Callable[[str], datasets.Dataset] = load_dataset
     _jobs: dict[str, TrainingJob] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self):
+        if self.isolated is None:
+            self.isolated = isolated_by_default()
         if self.max_running is None:
             try:
                 self.max_running = max(1, int(os.environ.get(MAX_ENV, "1")))
@@ -401,7 +513,9 @@ class JobRegistry:
             if len(running) >= self.max_running:
                 what = "; ".join(j.snapshot().describe() for j in running)
                 raise Busy(f"the server is already training ({what}); watch it or wait until it ends", running)
-            job = TrainingJob(config, owner=owner, data_loader=self.data_loader)
+            # A test's own data loader can only run in this process.
+            isolated = bool(self.isolated) and self.data_loader is load_dataset
+            job = TrainingJob(config, owner=owner, data_loader=self.data_loader, isolated=isolated)
             self._jobs[job.id] = job
             self._evict()
             return job.start()

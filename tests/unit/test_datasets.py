@@ -297,6 +297,15 @@ def test_missing_everywhere_lists_what_was_tried(tmp_path, no_data_env):
     assert datasets.DATA_ENV in message and "--data" in message
 
 
+def test_nothing_to_try_says_so(no_data_env):
+    """No folder given, none configured, no download: the message says that, not an empty list."""
+    with pytest.raises(DatasetError) as info:
+        datasets.load("mnist", allow_download=False)
+    message = str(info.value)
+    assert "  - \n" not in message and not message.rstrip().endswith("-")
+    assert f"no data folder: none was given and {datasets.DATA_ENV} is not set" in message
+
+
 def test_debian_folder_is_the_last_local_source(tmp_path, idx, no_data_env):
     debian = idx.dataset(tmp_path / "debian", n_train=10, n_test=3)
     no_data_env.setattr(datasets, "DEBIAN_DIRS", {"fashion-mnist": debian})

@@ -1,0 +1,146 @@
+"""training.worker: the app trains in a process of its own. The server's job mirrors everything the training
+reports (curves, probe maps, test figures), a stop reaches it, its failures become a status, its model can be
+saved, and the process ends when the server is gone. Every run is tiny; each starts a Python with TensorFlow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_store.store import ModelStore
+from tests.unit.unit_data import write_dataset
+from training import jobs, worker
+from training.jobs import JobRegistry
+from training.trainer import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def tiny_data(tmp_path, monkeypatch):
+    write_dataset(tmp_path / "data" / "mnist", n_train=240, n_test=60)
+    monkeypatch.setenv("CONVSCOPE_DATA", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def config(**changes) -> TrainConfig:
+    settings = {"preset": "tf-tutorial", "epochs": 2, "batch_size": 32, "validation_split": 0.2, "seed": 0}
+    return TrainConfig(**{**settings, **changes})
+
+
+def test_a_training_process_is_mirrored_and_its_model_saved(tiny_data, tmp_path):
+    registry = JobRegistry(isolated=True)
+    job = registry.start(config())
+    assert job.isolated
+    assert job.wait(240), job.snapshot()
+    s = job.snapshot()
+    assert (s.status, s.reason, s.phase) == ("finished", "finished", "done"), s.message
+    assert [h["epoch"] for h in s.history] == [1, 2] and s.train_size == 192 and s.val_size == 48
+    assert s.steps == 6 and s.batches_total == 12 and s.batch_points[-1][0] == pytest.approx(2.0)
+    assert [p.epoch for p in s.probes] == [0, 1, 2]
+    assert [name for name, _ in s.probes[-1].layers] == ["conv1", "conv2"]
+    assert not np.array_equal(s.probes[0].layers[0][1], s.probes[2].layers[0][1])
+    assert s.evaluation.confusion.sum() == 60 and s.evaluation.images.shape == (60, 28, 28)
+    assert job.result is not None and job.result.model is None  # the model stays in its file until needed
+
+    store = ModelStore(user_dir=tmp_path / "models", defaults_dir=tmp_path / "none")
+    entry = job.save(store, "from a process")
+    assert entry.meta["epochs_run"] == 2 and entry.meta["test_accuracy"] == pytest.approx(s.evaluation.accuracy)
+    assert entry.meta["confusion_matrix"] == s.evaluation.confusion.tolist()
+    reloaded = store.load("from a process")
+    assert reloaded.count_params() == entry.meta["params"]
+
+    folder = Path(job._model_folder)
+    assert folder.is_dir()
+    registry.release(job.id)
+    assert not folder.exists()  # the process' model file goes with the run
+
+
+def test_a_stop_reaches_the_training_process(tiny_data):
+    job = JobRegistry(isolated=True).start(config(preset="mlp-baseline", epochs=300, batch_size=8))
+    assert job.wait_until(lambda s: s.epochs_run >= 1 and s.batch >= 2, 240), job.snapshot()
+    job.request_stop()
+    assert job.wait(120)
+    s = job.snapshot()
+    assert (s.status, s.reason) == ("stopped", "stopped") and 1 <= s.epochs_run < 300
+    assert s.can_save and s.evaluation is not None
+
+
+def test_a_failure_in_the_process_is_a_status(no_data_env, tmp_path):
+    no_data_env.setenv("CONVSCOPE_DATA", str(tmp_path / "empty"))
+    job = JobRegistry(isolated=True).start(config())
+    assert job.wait(240)
+    s = job.snapshot()
+    assert (s.status, s.reason, s.phase) == ("failed", "data", "done")
+    assert "could not load mnist" in s.message and not s.can_save
+
+
+def test_changes_travel_as_new_items_only():
+    before = jobs.Snapshot.__new__(jobs.Snapshot)
+    object.__setattr__(before, "batch_points", [(0.1, 2.0, 0.1)])
+    object.__setattr__(before, "probes", [])
+    grown = {"batch_points": [(0.1, 2.0, 0.1), (0.2, 1.9, 0.2)], "probes": ["epoch 0"], "epoch": 1}
+    message = worker.changes_message(before, grown)
+    assert message["batch_points"] == ("append", [(0.2, 1.9, 0.2)]) and message["probes"] == ("append", ["epoch 0"])
+    assert worker.apply_message(before, message) == grown
+    thinned = {"batch_points": [(0.2, 1.9, 0.2)]}
+    assert worker.apply_message(before, worker.changes_message(before, thinned)) == thinned
+
+
+KILLED_SERVER = """
+import time
+from training.jobs import JobRegistry
+from training.trainer import TrainConfig
+job = JobRegistry(isolated=True).start(TrainConfig(preset="mlp-baseline", epochs=1000, batch_size=8))
+assert job.wait_until(lambda s: s.batch >= 1, 240), job.snapshot()
+print("training", flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_training_process_ends_when_the_server_is_killed(tiny_data, tmp_path):
+    """SIGKILL leaves no orphan burning the CPU: the process sees its control pipe close and exits."""
+    server = subprocess.Popen([sys.executable, "-c", KILLED_SERVER], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        assert server.stdout.readline().strip() == "training"
+        children = trainers_of(server.pid)
+        assert len(children) == 1, children
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(30)
+        deadline = time.monotonic() + 60
+        while alive(children[0]) and time.monotonic() < deadline:
+            time.sleep(0.2)  # polling the process table for the exit, bounded by the deadline
+        assert not alive(children[0]), "the training process outlived its killed server"
+    finally:
+        if server.poll() is None:
+            server.kill()
+
+
+def trainers_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"training.worker" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
