@@ -138,6 +138,9 @@ def one_training(page) -> dict:
     page.get_by_role("button", name="Start training").click()
     page.wait_for_selector(f"{STATE}[data-status='finished']", state="attached", timeout=300_000)
     page.wait_for_selector(IDLE)
+    # A teacher looks at the results first: clicking on while the gallery's images are still loading makes the
+    # browser ask for files the next run has already dropped (a 404 per image in the console).
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stMain] img')].every(i => i.complete)")
     page.get_by_role("button", name="New training").click()
     page.get_by_role("button", name="Start training").wait_for()
     page.wait_for_selector(IDLE)

@@ -4,13 +4,15 @@
 
 - plain:   the tutorial script: ``model.compile(...)``; ``model.fit(x, y, batch_size, epochs, validation_split)``
 - trainer: ``training.trainer.Trainer.run()`` (tf.data pipeline, the Reporter callback, best-weights copy)
-- job:     ``training.jobs.TrainingJob`` (the Trainer in a background thread, as the Train page runs it, with the
-           per-batch snapshot updates and the probe feature maps recorded after every epoch)
+- job:     ``training.jobs.TrainingJob`` (the Trainer in a background thread, with the per-batch snapshot updates
+           and the probe feature maps recorded after every epoch)
+- process: the same job in a training process of its own, as the Train page runs it (``isolated=True``; every
+           update also crosses a pipe; the fit time is measured inside that process, as for the others)
 
 The figure compared is the wall time of ``fit`` itself (model building and the final test evaluation are left
 out of all three); the runs are interleaved, and the medians and the fastest runs are printed with their ratios
 to plain, and each variant's spread (slowest / fastest - 1) to show the machine's noise.
-Target: trainer / plain <= 1.05 and job / plain <= 1.05.
+Target: trainer, job and process / plain <= 1.05.
 """
 
 from __future__ import annotations
@@ -61,6 +63,19 @@ def job(config: TrainConfig, train: Split, probe: Split) -> float:
     return run.result.seconds
 
 
+def process(config: TrainConfig, images: int) -> float:
+    from dataclasses import replace
+
+    from training.jobs import TrainingJob
+
+    # The training process reads the data itself: the same number of images, drawn by the seed.
+    run = TrainingJob(replace(config, subset=images), isolated=True).start()
+    run.wait()
+    snap = run.snapshot()
+    assert snap.status == "finished" and len(snap.probes) == config.epochs + 1, snap.message
+    return run.result.seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="tf-tutorial")
@@ -77,10 +92,10 @@ def main() -> None:
     print(f"{args.preset}, {args.images} MNIST images (10% validation), {args.epochs} epochs, batch {args.batch_size}, "
           f"{os.cpu_count()} CPU cores; fit wall time, {args.repeats} interleaved repeats")
     plain(TrainConfig(preset=args.preset, epochs=1, batch_size=args.batch_size), Split(train.images[:512], train.labels[:512]))
-    times: dict[str, list[float]] = {"plain": [], "trainer": [], "job": []}
+    times: dict[str, list[float]] = {"plain": [], "trainer": [], "job": [], "process": []}
     for repeat in range(args.repeats):
         for name, fn in (("plain", lambda: plain(config, train)), ("trainer", lambda: trainer(config, train)),
-                         ("job", lambda: job(config, train, probe))):
+                         ("job", lambda: job(config, train, probe)), ("process", lambda: process(config, args.images))):
             seconds = fn()
             times[name].append(seconds)
             print(f"  run {repeat + 1} {name:8s} {seconds:7.2f} s", flush=True)

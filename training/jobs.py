@@ -187,6 +187,7 @@ class TrainingJob:
         self._probe_index = probe_index
         self._cond = threading.Condition()
         self._stop = threading.Event()
+        self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._trainer = None
         self._probe_model = None
@@ -224,12 +225,14 @@ class TrainingJob:
             return True
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the job is done; True if it is."""
-        return self.wait_until(lambda s: s.done, timeout)
+        """Block until the job is done; True if it is. (Not woken by every batch, unlike ``wait_until``.)"""
+        return self._done.wait(timeout)
 
     def _update(self, **changes) -> None:
         with self._cond:
             self._state = replace(self._state, **changes)
+            if self._state.done:
+                self._done.set()
             self._cond.notify_all()
 
     # -- control ----------------------------------------------------------------------------------------
