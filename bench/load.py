@@ -257,14 +257,15 @@ def rss_bytes(pid: int) -> int:
 
 
 def cpu_seconds(pids) -> float:
-    """utime + stime of ``pids`` (threads included), in seconds."""
+    """utime + stime of ``pids`` (threads included), and of their children once reaped (cutime + cstime: the
+    training process that ends inside the window still counts for its server), in seconds."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for p in pids:
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
         except (OSError, IndexError, ValueError):
             pass
     return total / tick
@@ -427,11 +428,24 @@ async def start_training(browser, url: str, epochs: int, errors: list):
     return context, page
 
 
-async def stop_training(page) -> str:
+async def stop_training(page, errors: list, artifacts: str | None) -> str:
+    """Press Stop on the Train page and wait for the stopped status; a failure is an error of the run."""
     status = await page.locator(STATE).first.get_attribute("data-status")
     if status == "running":
         await page.get_by_role("button", name="Stop").click()
-        await page.wait_for_selector(f"{STATE}[data-status='stopped']", state="attached", timeout=120_000)
+        try:
+            try:
+                await page.wait_for_selector(f"{STATE}[data-status='stopped']", state="attached", timeout=60_000)
+            except Exception:  # a click while the page's fragment was being redrawn can miss: once more
+                if await page.locator(STATE).first.get_attribute("data-status") == "running":
+                    errors.append("train: the first Stop click did not take (pressed again)")
+                    await page.get_by_role("button", name="Stop").click()
+                await page.wait_for_selector(f"{STATE}[data-status='stopped']", state="attached", timeout=60_000)
+        except Exception:
+            now = await page.locator(STATE).first.get_attribute("data-status")
+            errors.append(f"train: not stopped 120 s after Stop (status {now})")
+            if artifacts:
+                await page.screenshot(path=str(Path(artifacts) / "load-stop-timeout.png"), full_page=True)
     return status
 
 
@@ -569,7 +583,7 @@ async def run_load(args, url: str, server_pid: int) -> dict:
         out["cpu_browser"] = (cpu1[1] - cpu0[1]) / elapsed
         out["cpu_machine"] = (cpu1[2][0] - cpu0[2][0]) / elapsed
         out["cores"] = (cpu1[2][1] - cpu0[2][1]) / elapsed
-        out["training_status_at_end"] = await stop_training(train_page) if train_page else None
+        out["training_status_at_end"] = await stop_training(train_page, errors, args.artifacts) if train_page else None
         for context in contexts + ([train_context] if train_context else []):
             await context.close()
         await browser.close()

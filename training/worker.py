@@ -90,10 +90,9 @@ def main(argv: list[str]) -> None:
     job = MirroredJob(TrainConfig(**spec["config"]), spec["probe_index"], conn, spec["model_path"])
 
     def watch() -> None:
-        if os.read(control_fd, 1):
+        while os.read(control_fd, 1):  # a stop; keep watching: the server may still go away before the end
             job.request_stop()
-        else:
-            os._exit(0)
+        os._exit(0)
 
     threading.Thread(target=watch, daemon=True, name="stop watcher").start()
     try:
