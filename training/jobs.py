@@ -246,11 +246,10 @@ class TrainingJob:
         """End the training after the batch in progress; the best whole epoch's weights are kept."""
         self._stop.set()
         with self._cond:
-            trainer, process_stop = self._trainer, self._process_stop
+            trainer = self._trainer
         if trainer is not None:
             trainer.request_stop()
-        if process_stop is not None:
-            self._signal_stop()
+        self._signal_stop()
         self._update(stop_requested=True)
 
     # -- the thread -------------------------------------------------------------------------------------
@@ -313,18 +312,20 @@ class TrainingJob:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         receiver = Connection(data_r, writable=False)
         process = None
+        with self._cond:
+            self._model_folder = folder  # deleted with the run (discard), whatever happens here
         try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "training.worker", str(data_w), str(control_r), json.dumps(spec)],
-                pass_fds=(data_w, control_r), stdin=subprocess.DEVNULL, env=env)
+            try:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "training.worker", str(data_w), str(control_r), json.dumps(spec)],
+                    pass_fds=(data_w, control_r), stdin=subprocess.DEVNULL, env=env)
+            finally:
+                os.close(data_w)  # the process has its own copies; ours would hide its end from recv()
+                os.close(control_r)
             with self._cond:
-                self._process_stop, self._model_folder = control_w, folder
+                self._process_stop = control_w
             if self._stop.is_set():
                 self._signal_stop()
-        finally:
-            os.close(data_w)
-            os.close(control_r)
-        try:
             while True:
                 try:
                     kind, *args = receiver.recv()
@@ -355,6 +356,7 @@ class TrainingJob:
             os.close(control_w)
 
     def _signal_stop(self) -> None:
+        """Ask the training process, if there is one, to stop (a byte on its control pipe)."""
         with self._cond:
             control = self._process_stop
             if control is not None:

@@ -82,6 +82,22 @@ def test_a_failure_in_the_process_is_a_status(no_data_env, tmp_path):
     assert "could not load mnist" in s.message and not s.can_save
 
 
+def test_a_process_that_cannot_start_is_a_failed_status_not_a_spinner(tiny_data, monkeypatch):
+    import subprocess as sp
+
+    def refused(*args, **kwargs):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(sp, "Popen", refused)
+    job = JobRegistry(isolated=True).start(config())
+    assert job.wait(30)
+    s = job.snapshot()
+    assert (s.status, s.reason, s.phase) == ("failed", "error", "done") and "Too many open files" in s.message
+    folder = Path(job._model_folder)
+    job.discard()
+    assert not folder.exists()
+
+
 def test_changes_travel_as_new_items_only():
     before = jobs.Snapshot.__new__(jobs.Snapshot)
     object.__setattr__(before, "batch_points", [(0.1, 2.0, 0.1)])
