@@ -63,11 +63,14 @@ def store() -> ModelStore:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _predictor(name: str, path: str, mtime: float):
+    from model_store import litert
     from model_store.inference import Predictor
 
-    # LiteRT for single drawings where it matches Keras, converted in the background: until it is ready (~2 s
-    # after a server start) drawings are answered through tf.function instead of waiting for it.
-    return Predictor(store().load(name), litert=True, convert_in_background=True)
+    # LiteRT for single drawings where it matches Keras, converted in the background (and kept in the store's
+    # cache for the next start): until it is ready, drawings are answered through tf.function, not kept waiting.
+    model = store().load(name)
+    cache = store().derived_path(name, litert.cache_tag())
+    return Predictor(model, litert=True, convert_in_background=True, litert_cache=cache)
 
 
 def predictor(name: str):

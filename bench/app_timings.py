@@ -2,8 +2,10 @@
 
     CONVSCOPE_DATA=/work/shared/datasets .venv/bin/python bench/app_timings.py [--starts 3] [--rounds 3]
 
-Cold start, ``--starts`` times, each a fresh server (``streamlit run app.py`` on a free loopback port, empty user
-model folder) and a fresh browser context (empty cache); the browser is launched once, before the first start,
+Cold start, ``--starts`` times, each a fresh server (``streamlit run app.py`` on a free loopback port) and a fresh
+browser context (empty cache). All starts share one user model folder, empty at the first start, as a server
+restarted on the same machine does: from the second start on, the LiteRT conversions of the default models are
+in its cache (``--fresh-store``: an empty folder every time). The browser is launched once, before the first start,
 and is not timed. Timed from spawning the server to: ``/_stcore/health`` answering, then the first page in the
 browser interactive (``page.goto`` of the root, then the Draw page's canvas visible and the sidebar navigation
 present), and the first script run ending (``data-test-script-state=notRunning``). The server runs through a
@@ -164,6 +166,8 @@ def server_run_ms(events: Path, start: float, end: float) -> float | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--starts", type=int, default=3, help="fresh server starts for the cold-start median")
+    parser.add_argument("--fresh-store", action="store_true",
+                        help="an empty user model folder (no cached LiteRT conversions) at every start")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of page switches (the first is shown apart)")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
@@ -180,8 +184,8 @@ def main() -> int:
         last = None
         try:
             for i in range(args.starts):
-                models = workdir / f"models-{i}"
-                models.mkdir()
+                models = workdir / (f"models-{i}" if args.fresh_store else "models")
+                models.mkdir(exist_ok=True)
                 keep = i == args.starts - 1
                 result = cold_start(browser, app_env(str(models)), workdir, i, errors, keep=keep)
                 result["load"] = load_average()

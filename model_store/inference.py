@@ -7,6 +7,7 @@ a ``tf.function`` with a fixed input signature costs ~1 ms. Build a ``Predictor`
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 
@@ -61,13 +62,18 @@ def _conv_taps(model):
     return taps
 
 
+BACKGROUND_NICE = 10
+_CONVERSIONS = threading.Lock()
+
+
 class Predictor:
     """Wraps a loaded Keras model for fast single-input inference."""
 
-    def __init__(self, model, litert: bool = False, convert_in_background: bool = False):
+    def __init__(self, model, litert: bool = False, convert_in_background: bool = False, litert_cache=None):
         """``litert``: answer single images through LiteRT once it is converted and checked (model_store/litert.py).
         ``convert_in_background``: do that conversion (~2 s) in a thread and answer through ``tf.function`` until
-        it is ready, so that the app's first drawing does not wait for it."""
+        it is ready, so that the app's first drawing does not wait for it. ``litert_cache``: a file that keeps
+        the converted model between server starts (see ``litert.build``)."""
         import keras
         import tensorflow as tf
 
@@ -88,11 +94,12 @@ class Predictor:
 
         self._forward = forward
         self.lite = None
+        self._litert_cache = litert_cache
         self._converting = None
         self.predict_batch(np.zeros((1, 28, 28), np.float32))  # trace now, not on the first drawing
         if litert and convert_in_background:
             # Not a daemon: a TensorFlow call cut off at interpreter exit aborts the process.
-            self._converting = threading.Thread(target=self._convert, name="LiteRT conversion")
+            self._converting = threading.Thread(target=self._convert_in_background, name="LiteRT conversion")
             self._converting.start()
         elif litert:
             self._convert()
@@ -100,7 +107,18 @@ class Predictor:
     def _convert(self) -> None:
         from model_store import litert as lite
 
-        self.lite = lite.build(self.probe, self.input_shape, lambda x: self._outputs(self._forward(x)))
+        self.lite = lite.build(self.probe, self.input_shape, lambda x: self._outputs(self._forward(x)),
+                               cache=self._litert_cache)
+
+    def _convert_in_background(self) -> None:
+        """One conversion at a time, at a lower priority than the server's other threads: at start-up the
+        models' loading and the first pages come first, the conversions (~2 s of CPU each) after them."""
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)  # this thread only (Linux)
+        except (AttributeError, OSError):
+            pass
+        with _CONVERSIONS:
+            self._convert()
 
     def wait_for_litert(self, timeout: float | None = None) -> bool:
         """Wait for a background conversion; True when single images now go through LiteRT."""

@@ -11,8 +11,10 @@ the stand-alone ``ai-edge-litert`` package broke ``import keras`` in our environ
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -50,12 +52,29 @@ def enabled() -> bool:
     return os.environ.get(DISABLE_ENV, "1") != "0"
 
 
-def build(probe, input_shape: tuple, reference) -> LiteRunner | None:
+def cache_tag() -> str:
+    """The name of a conversion in a model's cache: a TensorFlow upgrade converts again."""
+    import tensorflow as tf
+
+    return f"litert-tf{tf.__version__}.tflite"
+
+
+def build(probe, input_shape: tuple, reference, cache: Path | None = None) -> LiteRunner | None:
     """Convert ``probe`` and check it against ``reference`` (a function giving the Keras outputs for a batch).
 
+    ``cache``: a file for the converted model. When it holds one that passes the check it is used instead of
+    converting (~2 s of CPU per model at every server start); otherwise the new conversion is written there
+    (a cache that cannot be read or written is simply not used).
     Returns ``None`` when LiteRT is switched off, the conversion fails, or any output differs."""
     if not enabled():
         return None
+    if cache is not None:
+        try:
+            runner = _checked(cache.read_bytes(), input_shape, reference)
+        except OSError:
+            runner = None
+        if runner is not None:
+            return runner
     try:
         import tensorflow as tf
 
@@ -64,6 +83,17 @@ def build(probe, input_shape: tuple, reference) -> LiteRunner | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             flatbuffer = tf.lite.TFLiteConverter.from_keras_model(probe).convert()
+    except Exception:  # any failure means: use the tf.function path
+        return None
+    runner = _checked(flatbuffer, input_shape, reference)
+    if runner is not None and cache is not None:
+        _write(cache, flatbuffer)
+    return runner
+
+
+def _checked(flatbuffer: bytes, input_shape: tuple, reference) -> LiteRunner | None:
+    """A runner for ``flatbuffer`` if it gives the Keras outputs on a blank and a random input, else None."""
+    try:
         runner = LiteRunner(flatbuffer, input_shape)
         rng = np.random.default_rng(0)
         for x in (np.zeros((1, *input_shape), np.float32), rng.random((1, *input_shape), np.float32)):
@@ -73,5 +103,17 @@ def build(probe, input_shape: tuple, reference) -> LiteRunner | None:
                     g.shape != e.shape or not np.allclose(g, e, atol=TOLERANCE) for g, e in zip(got, expected)):
                 return None
         return runner
-    except Exception:  # any failure means: use the tf.function path
+    except Exception:  # not a model, or not this one
         return None
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write atomically (a reader never sees half a file); a cache that cannot be written is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -22,6 +23,7 @@ DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
 USER_DIR_ENV = "CONVSCOPE_MODELS"
 DEFAULT_USER_DIR = Path(__file__).resolve().parent.parent / "user_models"
 ACTIVE_FILE = ".active.json"  # a dot-file: no model name can start with a dot
+CACHE_DIR = ".cache"  # files derived from models (their LiteRT conversions), named by the model file's content
 _TMP_PREFIX = ".tmp-"
 _thread_lock = threading.Lock()
 
@@ -135,6 +137,12 @@ class ModelStore:
         if entry.broken:
             raise StoreError(f"model {name!r} is broken: {entry.broken}")
         return keras.models.load_model(entry.path, safe_mode=True, compile=False)
+
+    def derived_path(self, name: str, tag: str) -> Path:
+        """Where to keep something derived from model ``name`` (``tag`` says what, e.g. its LiteRT conversion).
+        Named by the content of the model's file, so a changed or replaced model never meets an old one."""
+        digest = hashlib.sha256(self.get(name).path.read_bytes()).hexdigest()[:24]
+        return self.user_dir / CACHE_DIR / f"{digest}-{tag}"
 
     # ---- active model per dataset ----------------------------------------------------------
     def _active_map(self) -> dict:

@@ -115,10 +115,10 @@ def test_background_conversion_answers_before_it_is_done(bn_model, monkeypatch):
     release, started = threading.Event(), threading.Event()
     real_build = litert.build
 
-    def slow_build(*args):
+    def slow_build(*args, **kwargs):
         started.set()
         assert release.wait(60), "the test never released the conversion"
-        return real_build(*args)
+        return real_build(*args, **kwargs)
 
     monkeypatch.setattr(litert, "build", slow_build)
     predictor = Predictor(bn_model, litert=True, convert_in_background=True)
@@ -129,3 +129,43 @@ def test_background_conversion_answers_before_it_is_done(bn_model, monkeypatch):
     release.set()
     assert predictor.wait_for_litert(120)
     np.testing.assert_allclose(predictor(x).probabilities, before, atol=litert.TOLERANCE)
+
+
+def test_a_cached_conversion_is_used_instead_of_converting_again(bn_model, tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    cache = tmp_path / "cache" / "model.tflite"
+    first = Predictor(bn_model, litert=True, litert_cache=cache)
+    assert first.lite is not None and cache.is_file()
+
+    def no_converter(model):
+        raise AssertionError("converted again although the cache holds the conversion")
+
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_keras_model", no_converter)
+    second = Predictor(bn_model, litert=True, litert_cache=cache)
+    assert second.lite is not None
+    x = images(1, seed=7)[0]
+    np.testing.assert_allclose(second(x).probabilities, Predictor(bn_model)(x).probabilities, atol=1e-5)
+
+
+def test_a_bad_or_foreign_cache_file_is_replaced(bn_model, tmp_path):
+    cache = tmp_path / "model.tflite"
+    cache.write_bytes(b"not a flatbuffer")
+    assert Predictor(bn_model, litert=True, litert_cache=cache).lite is not None
+    assert cache.read_bytes() != b"not a flatbuffer"
+    import keras  # another model's conversion: it gives other answers, so it is not used
+
+    keras.utils.set_random_seed(9)
+    other = presets.build("convscope-fast")
+    Predictor(other, litert=True, litert_cache=tmp_path / "other.tflite")
+    cache.write_bytes((tmp_path / "other.tflite").read_bytes())
+    predictor = Predictor(bn_model, litert=True, litert_cache=cache)
+    x = images(1, seed=8)[0]
+    np.testing.assert_allclose(predictor(x).probabilities, Predictor(bn_model)(x).probabilities, atol=1e-5)
+    assert cache.read_bytes() != (tmp_path / "other.tflite").read_bytes()
+
+
+def test_an_unwritable_cache_is_skipped(bn_model, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder would be")
+    assert Predictor(bn_model, litert=True, litert_cache=blocker / "model.tflite").lite is not None

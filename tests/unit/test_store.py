@@ -96,6 +96,20 @@ def test_get_missing(store):
         store.load("ghost")
 
 
+def test_derived_files_are_named_by_the_model_files_content(store, tiny_model, conv_model):
+    store.save(tiny_model, meta_for(), "a")
+    store.save(tiny_model, meta_for(), "b")  # the same model under another name
+    store.save(conv_model, meta_for(), "c")
+    a, b, c = (store.derived_path(name, "litert.tflite") for name in "abc")
+    assert a.parent == store.user_dir / ".cache" and a.name.endswith("-litert.tflite")
+    assert store.derived_path("a", "litert.tflite") == a
+    assert (a == b) == (store.get("a").path.read_bytes() == store.get("b").path.read_bytes())
+    assert c != a
+    a.parent.mkdir()
+    a.write_bytes(b"derived")
+    assert sorted(names(store)) == ["a", "b", "c"]  # the cache folder holds no model
+
+
 def test_for_dataset(store, tiny_model):
     store.save(tiny_model, meta_for("mnist"), "digits")
     store.save(tiny_model, meta_for("fashion-mnist"), "clothes")
