@@ -69,7 +69,10 @@ def _predictor(name: str, path: str, mtime: float):
     # LiteRT for single drawings where it matches Keras, converted in the background (and kept in the store's
     # cache for the next start): until it is ready, drawings are answered through tf.function, not kept waiting.
     model = store().load(name)
-    cache = store().derived_path(name, litert.cache_tag())
+    try:
+        cache = store().derived_path(path, litert.cache_tag())
+    except OSError:  # the file went away meanwhile: convert without a cache
+        cache = None
     return Predictor(model, litert=True, convert_in_background=True, litert_cache=cache)
 
 
@@ -85,8 +88,14 @@ def warm_up(name: str) -> None:
     args = (name, str(entry.path), entry.path.stat().st_mtime)
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
+    def load() -> None:
+        try:
+            _predictor(*args)
+        except Exception:  # only a head start: the page's own call reports what is wrong (e.g. a model deleted)
+            pass
+
     # Not a daemon: a TensorFlow call cut off at interpreter exit aborts the process (seen under pytest).
-    thread = threading.Thread(target=_predictor, args=args, daemon=False, name=f"warm-up {name}")
+    thread = threading.Thread(target=load, daemon=False, name=f"warm-up {name}")
     add_script_run_ctx(thread, get_script_run_ctx())  # the cache wants a context; the thread draws nothing
     thread.start()
 

@@ -138,10 +138,11 @@ class ModelStore:
             raise StoreError(f"model {name!r} is broken: {entry.broken}")
         return keras.models.load_model(entry.path, safe_mode=True, compile=False)
 
-    def derived_path(self, name: str, tag: str) -> Path:
-        """Where to keep something derived from model ``name`` (``tag`` says what, e.g. its LiteRT conversion).
-        Named by the content of the model's file, so a changed or replaced model never meets an old one."""
-        digest = hashlib.sha256(self.get(name).path.read_bytes()).hexdigest()[:24]
+    def derived_path(self, model_file: Path, tag: str) -> Path:
+        """Where to keep something derived from a model's file (``tag`` says what, e.g. its LiteRT conversion).
+        Named by the file's content, so a changed or replaced model never meets an old one. OSError if the
+        file cannot be read."""
+        digest = hashlib.sha256(Path(model_file).read_bytes()).hexdigest()[:24]
         return self.user_dir / CACHE_DIR / f"{digest}-{tag}"
 
     # ---- active model per dataset ----------------------------------------------------------

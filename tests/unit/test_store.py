@@ -100,9 +100,9 @@ def test_derived_files_are_named_by_the_model_files_content(store, tiny_model, c
     store.save(tiny_model, meta_for(), "a")
     store.save(tiny_model, meta_for(), "b")  # the same model under another name
     store.save(conv_model, meta_for(), "c")
-    a, b, c = (store.derived_path(name, "litert.tflite") for name in "abc")
+    a, b, c = (store.derived_path(store.get(name).path, "litert.tflite") for name in "abc")
     assert a.parent == store.user_dir / ".cache" and a.name.endswith("-litert.tflite")
-    assert store.derived_path("a", "litert.tflite") == a
+    assert store.derived_path(store.get("a").path, "litert.tflite") == a
     assert (a == b) == (store.get("a").path.read_bytes() == store.get("b").path.read_bytes())
     assert c != a
     a.parent.mkdir()
