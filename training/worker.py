@@ -27,7 +27,7 @@ def changes_message(old_state, changes: dict) -> dict:
     for key in GROWING:
         if key in message:
             old, new = getattr(old_state, key), message[key]
-            if len(new) == len(old) + 1 or (key == "probes" and len(new) > len(old)):
+            if len(new) == len(old) + 1:  # one appended (a thinned list is shorter: sent whole)
                 message[key] = ("append", new[len(old):])
             else:
                 message[key] = ("replace", new)
