@@ -11,7 +11,6 @@ the stand-alone ``ai-edge-litert`` package broke ``import keras`` in our environ
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -108,12 +107,11 @@ def _checked(flatbuffer: bytes, input_shape: tuple, reference) -> LiteRunner | N
 
 
 def _write(path: Path, data: bytes) -> None:
-    """Write atomically (a reader never sees half a file); a cache that cannot be written is skipped."""
+    """Write the cache the store's way (whole or not at all); a cache that cannot be written is skipped."""
+    from model_store.store import atomic_write
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
+        atomic_write(path, data)
     except OSError:
         pass

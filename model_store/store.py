@@ -61,7 +61,8 @@ class Entry:
         return self.meta.get("test_accuracy")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a temp file beside it, synced, then renamed (readers never see half)."""
     fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -170,7 +171,7 @@ class ModelStore:
         with self._locked():
             mapping = self._active_map()
             mapping[dataset] = name
-            _atomic_write(self.user_dir / ACTIVE_FILE, json.dumps(mapping, ensure_ascii=False).encode())
+            atomic_write(self.user_dir / ACTIVE_FILE, json.dumps(mapping, ensure_ascii=False).encode())
 
     # ---- writing -----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -210,7 +211,7 @@ class ModelStore:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
                 raise
-            _atomic_write(self.user_dir / f"{name}.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
+            atomic_write(self.user_dir / f"{name}.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
         return self.get(name)
 
     def save_file(self, keras_file: str | Path, meta: dict, name: str) -> Entry:
@@ -218,8 +219,8 @@ class ModelStore:
         name = clean_name(name)
         with self._locked():
             self._check_free(name)
-            _atomic_write(self.user_dir / f"{name}.keras", Path(keras_file).read_bytes())
-            _atomic_write(self.user_dir / f"{name}.json",
+            atomic_write(self.user_dir / f"{name}.keras", Path(keras_file).read_bytes())
+            atomic_write(self.user_dir / f"{name}.json",
                           json.dumps({**meta, "name": name}, indent=1, ensure_ascii=False).encode())
         return self.get(name)
 
@@ -230,14 +231,14 @@ class ModelStore:
             self._check_free(new, ignore=old)
             meta = {**entry.meta, "name": new}
             os.replace(entry.path, self.user_dir / f"{new}.keras")
-            _atomic_write(self.user_dir / f"{new}.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
+            atomic_write(self.user_dir / f"{new}.json", json.dumps(meta, indent=1, ensure_ascii=False).encode())
             with contextlib.suppress(FileNotFoundError):
                 if old != new:
                     os.unlink(self.user_dir / f"{old}.json")
             mapping = self._active_map()
             if old in mapping.values():
                 mapping = {k: (new if v == old else v) for k, v in mapping.items()}
-                _atomic_write(self.user_dir / ACTIVE_FILE, json.dumps(mapping, ensure_ascii=False).encode())
+                atomic_write(self.user_dir / ACTIVE_FILE, json.dumps(mapping, ensure_ascii=False).encode())
         return self.get(new)
 
     def delete(self, name: str) -> None:
