@@ -51,8 +51,14 @@ def main():
     if model is None:
         st.error(t("draw.no_model"))
         return
-    names = ui.class_names(model, DATASET)
+    drawing_and_reading(model, ui.class_names(model, DATASET))
 
+
+@st.fragment
+def drawing_and_reading(model: str, names: list[str]):
+    """Everything a stroke changes. A fragment: a stroke reruns (and the browser redraws) this part only, not the
+    sidebar, navigation and title."""
+    ui.keep_widget_state(*KEPT)  # a stroke's run is this fragment's alone: it must keep the toggles itself
     left, right = st.columns([3, 2], gap="large")  # the 280 px canvas fits a tablet held upright
     with left:
         sources = {"draw": t("draw.source.draw"), "mnist": t("draw.source.mnist")}
@@ -81,7 +87,7 @@ def main():
         if true_label is not None:
             verdict = t("common.correct") if prediction.label == true_label else t("draw.wrong_is", label=names[true_label])
         ui.prediction_headline(names[prediction.label], prediction.confidence, verdict, image)
-        ui.probability_chart(prediction.probabilities, names, key="draw_probs", true_label=true_label)
+        ui.probability_bars(prediction.probabilities, names, key="draw_probs", true_label=true_label)
 
     st.subheader(t("draw.sees"))
     compare = naive is not None and st.toggle(t("draw.compare"), key="compare_naive", help=t("draw.compare_help"))

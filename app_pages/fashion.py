@@ -34,9 +34,8 @@ def chooser(test, names):
             st.image(render.enlarge(preprocess.from_uint8(test.images[pos]), scale=3, grid=False), width=84)
             st.button(f"#{int(test.indices[pos])}", key=f"thumb_{pos}", on_click=pick, args=(pos,), width="stretch")
     with cols[-1]:
-        if st.button(t("fashion.more"), key="fashion_more"):
-            st.session_state[f"fashion_page_{label}"] = start + THUMBS
-            st.rerun()
+        st.button(t("fashion.more"), key="fashion_more",
+                  on_click=lambda: st.session_state.update({f"fashion_page_{label}": start + THUMBS}))
 
 
 def main():
@@ -50,6 +49,12 @@ def main():
     test = ui.test_set(DATASET)
     if not test.full:
         st.caption(t("common.sample_only", dataset="Fashion-MNIST", count=len(test.labels)))
+    picking_and_reading(model, names, test)
+
+
+@st.fragment
+def picking_and_reading(model: str, names: list[str], test):
+    """Everything a new pick changes. A fragment: a pick reruns (and the browser redraws) this part only."""
     chooser(test, names)
     pos = st.session_state.fashion_pick
     image, true_label = preprocess.from_uint8(test.images[pos]), int(test.labels[pos])
@@ -63,7 +68,7 @@ def main():
     with right:
         verdict = t("common.correct") if prediction.label == true_label else t("common.wrong")
         ui.prediction_headline(names[prediction.label], prediction.confidence, verdict, image)
-        ui.probability_chart(prediction.probabilities, names, key="fashion_probs", true_label=true_label)
+        ui.probability_bars(prediction.probabilities, names, key="fashion_probs", true_label=true_label)
 
     st.subheader(t("maps.title"))
     ui.feature_maps_view(prediction, key="fashion_maps")

@@ -1,6 +1,7 @@
 """The model store: every model in a table; choose the active ones, rename, delete, download, upload, compare."""
 
 import datetime as dt
+import html
 from pathlib import Path
 
 import numpy as np
@@ -252,10 +253,11 @@ def compare(store) -> None:
         verdict = t("common.correct") if prediction.label == truth else t("common.wrong")
         with col:
             st.markdown(f"**{e.name}**")
-            st.markdown(f"<div data-testid='compare-prediction' data-model='{e.name}' style='font-size:2rem;font-weight:700'>"
-                        f"{class_names[prediction.label]}</div>{prediction.confidence:.1%} · {verdict}",
+            st.markdown(f"<div data-testid='compare-prediction' data-model='{html.escape(e.name)}' "
+                        f"style='font-size:2rem;font-weight:700'>{html.escape(class_names[prediction.label])}</div>"
+                        f"{prediction.confidence:.1%} · {verdict}",
                         unsafe_allow_html=True)
-            ui.probability_chart(prediction.probabilities, class_names, key=f"models_cmp_probs_{e.name}", true_label=truth)
+            ui.probability_bars(prediction.probabilities, class_names, key=f"models_cmp_probs_{e.name}", true_label=truth)
             if prediction.feature_maps:
                 fm = prediction.feature_maps[0]
                 from model_store import render

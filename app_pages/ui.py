@@ -6,13 +6,13 @@ rerun that does not change the input recomputes nothing.
 
 from __future__ import annotations
 
+import html
 import threading
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import i18n
+from app_pages import bars, i18n
 from app_pages.i18n import t
 from model_store import render
 from model_store.store import ModelStore
@@ -182,22 +182,12 @@ def chart_height(normal: int) -> int:
 
 
 # ---- views --------------------------------------------------------------------------------------
-def probability_chart(probabilities: np.ndarray, names: list[str], key: str, true_label: int | None = None):
-    predicted = int(np.argmax(probabilities))
-    colours = ["#4fc3f7" if i == predicted else "#5c6b7a" for i in range(len(names))]
-    if true_label is not None and true_label != predicted:
-        colours[true_label] = "#ffb74d"
-    fig = go.Figure(go.Bar(
-        x=[str(n) for n in names], y=probabilities, marker_color=colours,
-        text=[f"{p:.0%}" if p >= 0.01 else "" for p in probabilities], textposition="outside",
-        hovertemplate="%{x}: %{y:.2%}<extra></extra>",
-    ))
-    fig.update_layout(
-        height=chart_height(260), margin=dict(l=10, r=10, t=10, b=10),
-        yaxis=dict(range=[0, 1.15], tickformat=".0%", title=None), font=dict(size=20 if presenting() else 13),
-        xaxis=dict(type="category", dtick=1, title=None), showlegend=False,  # every class named, even when narrow
-    )
-    st.plotly_chart(fig, key=key, config={"displayModeBar": False})
+def probability_bars(probabilities: np.ndarray, names: list[str], key: str, true_label: int | None = None):
+    """Every class's probability as a labelled bar, in class order (bars keep their place from stroke to stroke).
+
+    Plain HTML, not a chart: a stroke redraws it, and a plotly chart cost the browser ~60 ms of script per stroke
+    (``bench/load.py``: 20 sessions on one machine were limited by the browsers' CPU)."""
+    st.html(bars.probability_html(probabilities, names, true_label=true_label, large=presenting(), key=key))
 
 
 def input_id(image: np.ndarray) -> str:
@@ -210,18 +200,19 @@ def input_id(image: np.ndarray) -> str:
 def prediction_headline(label: str, confidence: float, verdict: str | None = None, image: np.ndarray | None = None):
     """The prediction, large, with its confidence; marked when the model is unsure."""
     marker = f" data-input='{input_id(image)}'" if image is not None else ""
+    label = html.escape(label)  # class names can come from an uploaded model's metadata
     note = t("pred.unsure") if confidence < LOW_CONFIDENCE else ""
     st.markdown(
         f"<div data-testid='prediction'{marker} style='font-size:4.5rem;font-weight:700;line-height:1.1'>{label}</div>"
-        f"<div data-testid='confidence'>{t('pred.confidence', value=f'{confidence:.1%}')}{note}</div>"
-        + (f"<div data-testid='verdict'>{verdict}</div>" if verdict else ""),
+        f"<div data-testid='confidence'>{t('pred.confidence', value=bars.percent(confidence, 1))}{note}</div>"
+        + (f"<div data-testid='verdict'>{html.escape(verdict)}</div>" if verdict else ""),
         unsafe_allow_html=True,
     )
 
 
 def model_input_view(image: np.ndarray, caption: str, key: str, show_values: bool = False):
     """The 28x28 image the model received, with visible pixels and optionally its values."""
-    st.image(render.enlarge(image, scale=7), caption=caption, width=300 if presenting() else 196, output_format="PNG")
+    st.image(render.png_data_url(render.enlarge(image, scale=7)), caption=caption, width=300 if presenting() else 196)
     if show_values:
         values = (np.clip(image, 0, 1) * 255).round().astype(int)
         st.dataframe(values, key=f"{key}_values", height=330, column_config={
@@ -245,21 +236,21 @@ def feature_maps_view(prediction, key: str):
             h, w, c = fm.shape
             folded = t("maps.after", layers=" + ".join(fm.after)) if fm.after else ""
             st.markdown(t("maps.layer", layer=fm.layer, after=folded, h=h, w=w, c=c))
-            st.image(_tiles(fm.maps, max(1, 84 // h)), caption=t("maps.all_channels", layer=fm.layer, c=c),
-                     output_format="PNG")  # JPEG would blur the pixels
-            st.image(render.legend_bar(low, high), caption=t("maps.scale", low=f"{low:.2f}", high=f"{high:.2f}"), width=256)
+            # Pictures as data URLs (render.png_data_url): PNG, as JPEG would blur the pixels.
+            st.image(_tiles(fm.maps, max(1, 84 // h)), caption=t("maps.all_channels", layer=fm.layer, c=c))
+            st.image(render.png_data_url(render.legend_bar(low, high)), width=256,
+                     caption=t("maps.scale", low=f"{low:.2f}", high=f"{high:.2f}"))
             channel = st.slider(t("maps.enlarge"), 0, c - 1, 0, key=f"{key}_{fm.layer}_channel")
-            fig = go.Figure(go.Heatmap(z=fm.maps[:, :, channel][::-1], zmin=low, zmax=high, colorscale="Viridis",
-                                       hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
-            fig.update_layout(height=320, width=360, margin=dict(l=10, r=10, t=30, b=10),
-                              title=t("maps.channel_title", layer=fm.layer, channel=channel),
-                              yaxis=dict(scaleanchor="x", visible=False), xaxis=dict(visible=False))
-            st.plotly_chart(fig, key=f"{key}_{fm.layer}_big", config={"displayModeBar": False})
+            # An image on the layer's colour scale, not a heatmap chart: a stroke redraws it (see probability_bars).
+            st.image(render.png_data_url(render.enlarge_channel(fm.maps[:, :, channel], low, high)),
+                     caption=t("maps.channel_title", layer=fm.layer, channel=channel) + " · " + t(
+                         "maps.channel_range", low=f"{fm.maps[:, :, channel].min():.2f}",
+                         high=f"{fm.maps[:, :, channel].max():.2f}"), width=280)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)  # ~0.7 MB each
-def _tiles(maps: np.ndarray, scale: int) -> np.ndarray:
-    return render.tile_channels(maps, scale=scale)
+@st.cache_data(max_entries=16, show_spinner=False)  # ~0.1 MB each
+def _tiles(maps: np.ndarray, scale: int) -> str:
+    return render.png_data_url(render.tile_channels(maps, scale=scale))
 
 
 # ---- training in the background (Train page) --------------------------------------------------------

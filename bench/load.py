@@ -65,7 +65,9 @@ LOG_NOISE = re.compile(r"cuInit|cuda_")  # TensorFlow looking for a GPU on a CPU
 LOG_WARNING = re.compile(r"\bWARNING\b|Warning:|^\S+ \S+ .*(was created with|deprecated)")
 DATA_DEFAULT = Path("/work/shared/datasets")
 
-# In-page probe on the browser's clock: mouse-up, script run start, new prediction fingerprint.
+# In-page probe on the browser's clock: mouse-up, script run start, new prediction fingerprint. It also answers the
+# session's waits (``window.__waitFor``) from DOM mutations: Playwright's ``wait_for_function`` polls on every
+# animation frame, which keeps 20 renderers drawing frames while they wait, load that no pupil's browser has.
 PROBE = """() => {
   const app = document.querySelector("[data-testid='stApp']");
   const lat = window.__lat = {up: null, before: null, running: null, prediction: null};
@@ -73,19 +75,44 @@ PROBE = """() => {
     const e = document.querySelector("[data-testid='prediction']");
     return e ? e.getAttribute('data-input') : null;
   };
+  const idle = () => app.getAttribute('data-test-script-state') === 'notRunning';
+  const reached = {
+    prediction: () => lat.prediction !== null,
+    idle,
+    empty: () => idle() && current() === null,
+  };
+  const waiters = new Set();
+  window.__waitFor = (what, ms) => new Promise((resolve, reject) => {
+    if (reached[what]()) return resolve(true);
+    const waiter = {what, resolve};
+    waiter.timer = setTimeout(() => {
+      waiters.delete(waiter);
+      reject(new Error(`${what}: not reached within ${ms} ms`));
+    }, ms);
+    waiters.add(waiter);
+  });
   window.addEventListener('mouseup', () => {
     Object.assign(lat, {up: performance.now(), before: current(), running: null, prediction: null});
   }, true);
   new MutationObserver(() => {
-    if (lat.up === null) return;
-    if (lat.running === null && app.getAttribute('data-test-script-state') === 'running') lat.running = performance.now();
-    if (lat.prediction === null) {
-      const input = current();
-      if (input !== null && input !== lat.before) lat.prediction = performance.now();
+    if (lat.up !== null) {
+      if (lat.running === null && app.getAttribute('data-test-script-state') === 'running') lat.running = performance.now();
+      if (lat.prediction === null) {
+        const input = current();
+        if (input !== null && input !== lat.before) lat.prediction = performance.now();
+      }
+    }
+    for (const waiter of [...waiters]) {
+      if (reached[waiter.what]()) {
+        waiters.delete(waiter);
+        clearTimeout(waiter.timer);
+        waiter.resolve(true);
+      }
     }
   }).observe(document.body, {subtree: true, childList: true, attributes: true,
                              attributeFilter: ['data-input', 'data-test-script-state']});
 }"""
+WAIT_FOR = "([what, ms]) => window.__waitFor(what, ms)"
 # ``streamlit run`` with a probe: every rerun request a session receives, every script start/stop and every
 # ForwardMsg that carries the Draw page's prediction element is written (monotonic clock, session id) to the file
 # named by CONVSCOPE_BENCH_EVENTS. Nothing else changes. This splits the browser's latency into the server's part
@@ -176,7 +203,8 @@ def launch_app(env: dict, log_path: Path, events: Path | None = None) -> tuple[s
 
 def server_side(events: Path, start: float, end: float) -> dict:
     """Per rerun request received in [start, end]: request -> script start, and request -> prediction sent (the
-    requests of strokes; a Clear's request sends none). Fragment-only sessions (the Train page) are left out."""
+    requests of strokes; a Clear's request sends none). Sessions that never sent a prediction (the Train page) are
+    left out."""
     import json
 
     by_session: dict[str, list] = {}
@@ -186,11 +214,11 @@ def server_side(events: Path, start: float, end: float) -> dict:
             by_session.setdefault(session, []).append((t, what))
     to_start, to_prediction, runs = [], [], []
     for seq in by_session.values():
-        if any(what == "FRAGMENT_STOPPED_WITH_SUCCESS" for _, what in seq):
+        if not any(what == "prediction" for _, what in seq):  # the Train page's session
             continue
         for i, (t, what) in enumerate(seq):
             if what == "SCRIPT_STARTED" and start <= t <= end:
-                stop = next((u for u, w in seq[i + 1:] if w.startswith("SCRIPT_STOPPED")), None)
+                stop = next((u for u, w in seq[i + 1:] if w.startswith(("SCRIPT_STOPPED", "FRAGMENT_STOPPED"))), None)
                 if stop is not None:
                     runs.append(stop - t)
             if what != "request" or not start <= t <= end:
@@ -459,7 +487,7 @@ async def round_trip(page, box, name: str, rng: random.Random, args, errors: lis
         samples.append({"session": name, "ok": False, "warm_up": warm_up})
         return shots
     try:
-        await page.wait_for_function("() => window.__lat.prediction !== null", timeout=args.timeout * 1000)
+        await page.evaluate(WAIT_FOR, ["prediction", args.timeout * 1000])
     except Exception:
         state = await page.evaluate("() => [document.querySelector(\"[data-testid='stApp']\")"
                                     ".getAttribute('data-test-script-state'), window.__lat]")
@@ -477,13 +505,13 @@ async def round_trip(page, box, name: str, rng: random.Random, args, errors: lis
     samples.append({"session": name, "ok": True, "warm_up": warm_up, "t": time.monotonic(), "digit": digit,
                     "latency": lat["prediction"] - lat["up"],
                     "to_running": (lat["running"] - lat["up"]) if lat["running"] is not None else None})
-    await wait_idle(page)
+    await page.evaluate(WAIT_FOR, ["idle", 120_000])
     exceptions = await page.locator("[data-testid='stException']").count()
     if exceptions:
         text = (await page.locator("[data-testid='stException']").first.inner_text())[:300]
         errors.append(f"{name}: {exceptions} Streamlit exception box(es): {text}")
     await page.locator(CLEAR_BUTTON).first.click()
-    await page.wait_for_function(EMPTY, arg=[IDLE], timeout=args.timeout * 1000)
+    await page.evaluate(WAIT_FOR, ["empty", args.timeout * 1000])
     return shots
 
 
@@ -677,7 +705,7 @@ def main() -> int:
              f"{percentile(server['to_prediction'], 0.5):.0f} / {percentile(server['to_prediction'], 0.95):.0f}"),
             ("server: rerun request -> script starts, p50 / p95 (ms)",
              f"{percentile(server['to_start'], 0.5):.0f} / {percentile(server['to_start'], 0.95):.0f}"),
-            ("server: Draw script run, start to end, p50 / p95 (ms)",
+            ("server: Draw run (its fragment), start to end, p50 / p95 (ms)",
              f"{percentile(server['runs'], 0.5):.0f} / {percentile(server['runs'], 0.95):.0f}"),
         ]
     if not args.no_training:

@@ -54,7 +54,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Counts, in the page, the script runs the server reports finished: ForwardMsg.script_finished (field 6) with
-# FINISHED_SUCCESSFULLY (0). Installed before the app's scripts, so every WebSocket the app opens is counted.
+# FINISHED_SUCCESSFULLY (0) or, for a run of the Draw page's fragment (a stroke), FINISHED_FRAGMENT_RUN_SUCCESSFULLY (3). Installed before the app's scripts, so every WebSocket the app opens is counted.
 COUNT_FINISHED_RUNS = """(() => {
     const finishedOk = buffer => {  // walks the top-level fields of one ForwardMsg
         const b = new Uint8Array(buffer);
@@ -66,7 +66,7 @@ COUNT_FINISHED_RUNS = """(() => {
         };
         while (i < b.length) {
             const key = varint(), field = Math.floor(key / 8), type = key & 7;
-            if (type === 0) { const value = varint(); if (field === 6) return value === 0; }
+            if (type === 0) { const value = varint(); if (field === 6) return value === 0 || value === 3; }
             else if (type === 2) { const length = varint(); i += length; }
             else if (type === 1) i += 8;
             else if (type === 5) i += 4;

@@ -72,7 +72,7 @@ class Expected:
         assert shown.get_attribute("data-input") == input_id(image)
         assert shown.inner_text().strip() == self.names[prediction.label]
         confidence = page.locator("[data-testid='confidence']").inner_text()
-        value = float(re.match(r"confidence (\d+(?:\.\d+)?)%", confidence).group(1)) / 100
+        value = float(re.match(r"confidence [<>]?(\d+(?:\.\d+)?)%", confidence).group(1)) / 100
         assert abs(value - prediction.confidence) < 0.0015, (confidence, prediction.confidence)
         verdict = page.locator("[data-testid='verdict']").inner_text().strip()
         assert verdict == ("correct ✓" if prediction.label == truth else "wrong ✗")

@@ -55,7 +55,9 @@ def test_a_drawing_is_read_after_the_stroke(app, strokes, digit):
     app.run()
     assert not app.exception
     assert predicted(app) == digit
-    assert app.get("plotly_chart"), "probability chart missing"
+    probabilities = [h.proto.body for h in app.get("html") if "data-testid='probabilities'" in h.proto.body]
+    assert len(probabilities) == 1, "probability bars missing"
+    assert f"data-predicted='{digit}'" in probabilities[0]
     layers = json.loads((DEFAULTS_DIR / "convscope-digits.json").read_text())["layers"]
     conv_layers = [row["name"] for row in layers if row["type"] == "Conv2D"]
     labels = [t.label for t in app.tabs]

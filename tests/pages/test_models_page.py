@@ -151,6 +151,7 @@ def test_compare_two_models(env):
     assert list(side["Name"]) == ["alpha", "beta"]
     predictions = [md.value for md in at.markdown if "data-testid='compare-prediction'" in md.value]
     assert len(predictions) == 2
-    assert len(at.get("plotly_chart")) >= 4  # loss and accuracy overlaid, one probability chart per model
+    assert len(at.get("plotly_chart")) == 2  # loss and accuracy, the models overlaid
+    assert sum("data-testid='probabilities'" in h.proto.body for h in at.get("html")) == 2  # bars per model
     at.number_input(key="models_cmp_image_mnist").set_value(5).run()
     assert not at.exception
