@@ -54,7 +54,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Counts, in the page, the script runs the server reports finished: ForwardMsg.script_finished (field 6) with
-# FINISHED_SUCCESSFULLY (0) or, for a run of the Draw page's fragment (a stroke), FINISHED_FRAGMENT_RUN_SUCCESSFULLY (3). Installed before the app's scripts, so every WebSocket the app opens is counted.
+# FINISHED_SUCCESSFULLY (0) or, for a run of the Draw page's fragment (a stroke), FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+# (3). Installed before the app's scripts, so every WebSocket the app opens is counted.
 COUNT_FINISHED_RUNS = """(() => {
     const finishedOk = buffer => {  // walks the top-level fields of one ForwardMsg
         const b = new Uint8Array(buffer);
