@@ -1,0 +1,160 @@
+"""Browser CPU per stroke on the Draw page: what one pupil's browser spends to show a stroke's answer, and a Clear.
+
+    .venv/bin/python bench/browser_cost.py [--strokes 10] [--ref 0b947dd]
+
+Why: with 20 sessions on one machine (``bench/load.py``) the Chromium renderers, not the server, use most of the
+CPU, so the latency there follows the browser's cost per stroke. This measures that cost for one session.
+
+1. For the working tree, and with ``--ref`` also for a git revision (checked out in a temporary worktree,
+   measured first, side by side in the same run): starts the app on a free loopback port with an empty user
+   model folder (the shipped default model), opens the Draw page in Debian's headless Chromium (Playwright),
+   and draws one warm-up stroke.
+2. ``--strokes`` rounds: a one-stroke digit (0, 1 or 7 at a random size and place, the strokes of
+   ``bench/load.py``, dispatched in the page as a browser does for a mouse); waits for the new prediction and
+   the end of the run (on DOM mutations, no polling); then a ``--window`` second measurement window, so that
+   decoding and painting after the DOM update count too. The CPU time (user + system) of every Chromium
+   process, by type, and of the server is read before the stroke and after the window. Then the same for a
+   Clear with the canvas' toolbar, up to the empty page.
+3. Prints the medians per stroke and per Clear, and, with ``--ref``, the ratio of the ref to the working tree.
+
+The figures include the DOM dispatch of the stroke itself and Playwright's few calls per round (a few ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.load import DOM_STROKE, PROBE, WAIT_FOR, process_tree, stop_app, stroke_for  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, wait_healthy  # noqa: E402
+from tests.e2e.test_draw_browser import CLEAR_BUTTON  # noqa: E402
+
+TICK = os.sysconf("SC_CLK_TCK")
+KINDS = ("renderer", "gpu-process", "browser", "utility", "server")
+
+
+def cpu_by_kind(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of this script's Chromium processes, by ``--type``, and of the server's process tree."""
+    server = set(process_tree(server_pid))
+    out = dict.fromkeys(KINDS, 0.0)
+    for pid in process_tree(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / TICK
+        if pid in server:
+            out["server"] += seconds
+        elif "chrom" in cmd:
+            kind = cmd.split("--type=", 1)[1].split()[0] if "--type=" in cmd else "browser"
+            out[kind if kind in out else "utility"] += seconds
+    return out
+
+
+def launch(root: Path, env: dict, log: Path) -> tuple[subprocess.Popen, str]:
+    """``streamlit run app.py`` of the tree at ``root`` (its own ``.streamlit/config.toml``), on a free port."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    wait_healthy(url, proc)
+    return proc, url
+
+
+def measure(root: Path, label: str, args) -> dict[str, dict[str, float]]:
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="convscope-cost-"))
+    env = {**os.environ, "CONVSCOPE_MODELS": str(work / "models"), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    proc, url = launch(root, env, work / "streamlit.log")
+    print(f"{label}: {root} (server log {work / 'streamlit.log'})", flush=True)
+    rng = random.Random(7)
+    strokes, clears = [], []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US").new_page()
+            page.set_default_timeout(120_000)
+            page.goto(url)
+            page.wait_for_selector(IDLE)
+            page.locator("[data-testid=stBidiComponentIsolated] canvas.upper-canvas").first.wait_for()
+            page.evaluate(PROBE)
+
+            def stroke() -> None:
+                if not page.evaluate(DOM_STROKE, [stroke_for(rng)[1]]):
+                    raise RuntimeError("no canvas on the page")
+                page.evaluate(WAIT_FOR, ["prediction", 120_000])
+                page.evaluate(WAIT_FOR, ["idle", 120_000])
+
+            def clear() -> None:
+                page.locator(CLEAR_BUTTON).first.click()
+                page.evaluate(WAIT_FOR, ["empty", 120_000])
+
+            def cost(action) -> dict[str, float]:
+                before = cpu_by_kind(proc.pid)
+                action()
+                page.wait_for_timeout(args.window * 1000)  # the measurement window, not a synchronisation
+                after = cpu_by_kind(proc.pid)
+                return {k: after[k] - before[k] for k in KINDS}
+
+            stroke()  # warm-up: the server's first prediction loads the model
+            clear()
+            for _ in range(args.strokes):
+                strokes.append(cost(stroke))
+                clears.append(cost(clear))
+            browser.close()
+    finally:
+        stop_app(proc)
+    return {"stroke": median_by_kind(strokes), "clear": median_by_kind(clears)}
+
+
+def median_by_kind(samples: list[dict[str, float]]) -> dict[str, float]:
+    out = {k: statistics.median(s[k] for s in samples) * 1000 for k in KINDS}
+    out["browser, all"] = statistics.median(sum(s[k] for k in KINDS if k != "server") for s in samples) * 1000
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--strokes", type=int, default=10)
+    parser.add_argument("--window", type=float, default=1.5, help="seconds measured after each answer or Clear")
+    parser.add_argument("--ref", help="a git revision to measure first, side by side (e.g. the last release)")
+    args = parser.parse_args()
+    results = {}
+    if args.ref:
+        tree = Path(tempfile.mkdtemp(prefix="convscope-ref-")) / "tree"
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.ref], cwd=ROOT, check=True,
+                       capture_output=True)
+        try:
+            results[args.ref] = measure(tree, args.ref, args)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
+    results["working tree"] = measure(ROOT, "working tree", args)
+
+    print(f"\nCPU per action, ms (median of {args.strokes}; {args.window} s window after each):")
+    columns = list(results)
+    print(f"{'':28}" + "".join(f"{c:>16}" for c in columns) + ("        ratio" if args.ref else ""))
+    for action in ("stroke", "clear"):
+        for kind in ("browser, all", *KINDS):
+            values = [results[c][action][kind] for c in columns]
+            ratio = f"{values[0] / values[1]:13.2f}" if args.ref and values[1] > 0 else ""
+            print(f"{action + ': ' + kind:28}" + "".join(f"{v:16.0f}" for v in values) + ratio)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
