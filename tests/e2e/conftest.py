@@ -22,6 +22,46 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
+# Records, in the page, how the server reports each script run ended: ForwardMsg.script_finished (field 6), pushed
+# to ``window.__runEnds`` (0 FINISHED_SUCCESSFULLY, 2 FINISHED_EARLY_FOR_RERUN, 3 FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+# a run of only a fragment, e.g. the Draw page after a stroke); ``window.__runsFinished`` counts the successful
+# ones (0 or 3). An init script (``context.add_init_script``): it wraps every WebSocket the app opens.
+RUN_ENDS = """(() => {
+    const finishStatus = buffer => {  // walks the top-level fields of one ForwardMsg
+        const b = new Uint8Array(buffer);
+        let i = 0;
+        const varint = () => {
+            let x = 0, shift = 0, c;
+            do { c = b[i++]; x += (c & 0x7f) * 2 ** shift; shift += 7; } while (c & 0x80 && i < b.length);
+            return x;
+        };
+        while (i < b.length) {
+            const key = varint(), field = Math.floor(key / 8), type = key & 7;
+            if (type === 0) { const value = varint(); if (field === 6) return value; }
+            else if (type === 2) { const length = varint(); i += length; }
+            else if (type === 1) i += 8;
+            else if (type === 5) i += 4;
+            else return null;
+        }
+        return null;
+    };
+    window.__runEnds = [];
+    window.__runsFinished = 0;
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener("message", async event => {
+                const data = event.data instanceof Blob ? await event.data.arrayBuffer() : event.data;
+                const status = data instanceof ArrayBuffer ? finishStatus(data) : null;
+                if (status === null) return;
+                window.__runEnds.push(status);
+                if (status === 0 || status === 3) window.__runsFinished++;
+            });
+        }
+    };
+})();"""
+
 
 def pytest_collection_modifyitems(items):
     for item in items:

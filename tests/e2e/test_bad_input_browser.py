@@ -32,7 +32,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from model_store.store import DEFAULTS_DIR
-from tests.e2e.conftest import ARTIFACTS, IDLE, ROOT, canvas_box, draw_strokes, wait_idle
+from tests.e2e.conftest import ARTIFACTS, IDLE, ROOT, RUN_ENDS, canvas_box, draw_strokes, wait_idle
 
 MODEL = "convscope-digits"
 EN = json.loads((ROOT / "app_pages" / "locales" / "en.json").read_text(encoding="utf-8"))
@@ -53,40 +53,6 @@ pytestmark = pytest.mark.skipif(
     reason=f"the shipped digit model model_store/defaults/{MODEL}.keras/.json is missing (train it first)",
 )
 
-# Counts, in the page, the script runs the server reports finished: ForwardMsg.script_finished (field 6) with
-# FINISHED_SUCCESSFULLY (0) or, for a run of the Draw page's fragment (a stroke), FINISHED_FRAGMENT_RUN_SUCCESSFULLY
-# (3). Installed before the app's scripts, so every WebSocket the app opens is counted.
-COUNT_FINISHED_RUNS = """(() => {
-    const finishedOk = buffer => {  // walks the top-level fields of one ForwardMsg
-        const b = new Uint8Array(buffer);
-        let i = 0;
-        const varint = () => {
-            let x = 0, shift = 0, c;
-            do { c = b[i++]; x += (c & 0x7f) * 2 ** shift; shift += 7; } while (c & 0x80 && i < b.length);
-            return x;
-        };
-        while (i < b.length) {
-            const key = varint(), field = Math.floor(key / 8), type = key & 7;
-            if (type === 0) { const value = varint(); if (field === 6) return value === 0 || value === 3; }
-            else if (type === 2) { const length = varint(); i += length; }
-            else if (type === 1) i += 8;
-            else if (type === 5) i += 4;
-            else return false;
-        }
-        return false;
-    };
-    window.__runsFinished = 0;
-    const Native = window.WebSocket;
-    window.WebSocket = class extends Native {
-        constructor(...args) {
-            super(...args);
-            this.addEventListener("message", async event => {
-                const data = event.data instanceof Blob ? await event.data.arrayBuffer() : event.data;
-                if (data instanceof ArrayBuffer && finishedOk(data)) window.__runsFinished++;
-            });
-        }
-    };
-})();"""
 
 # What the Draw page shows once a run's whole output is there, or null while it is not (still running, or the
 # last elements not drawn yet): "exception", "hint", "blob", or "prediction:<input fingerprint>". A prediction
@@ -197,7 +163,7 @@ def line(p, q, n: int = 8):
 def draw_page(browser, app_server):
     """A fresh English tab (its own session) on the Draw page: the canvas empty, the hint shown, the run over."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    context.add_init_script(script=COUNT_FINISHED_RUNS)
+    context.add_init_script(script=RUN_ENDS)
     page = context.new_page()
     page.set_default_timeout(SLOW)
     page.goto(f"{app_server['url']}/")

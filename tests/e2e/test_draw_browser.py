@@ -21,7 +21,7 @@ import re
 import pytest
 
 from model_store.store import DEFAULTS_DIR, ModelStore
-from tests.e2e.conftest import IDLE, canvas_box, draw_strokes, screenshot, wait_idle
+from tests.e2e.conftest import IDLE, RUN_ENDS, canvas_box, draw_strokes, screenshot, wait_idle
 
 MODEL = "convscope-digits"
 HINT = "Draw a digit on the black canvas to see the prediction."
@@ -243,6 +243,33 @@ def test_digit_drawn_with_a_finger_is_read(browser, app_server):
         assert prediction_state(page)[1] == "7"
         assert strokes_sent(page) == len(strokes)
         screenshot(page, "draw-touch-7.png")
+    finally:
+        context.close()
+
+
+def test_a_stroke_redraws_only_the_drawing_and_fetches_no_images(browser, app_server):
+    """A stroke reruns the page's fragment, not the whole app (the sidebar is not sent again), and its pictures come
+    inside the update: a busy browser never asks for an image the next run has already dropped (a 404)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    context.add_init_script(script=RUN_ENDS)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{app_server['url']}/")
+        canvas_box(page)  # the canvas is there
+        wait_idle(page)
+        page.wait_for_function("() => window.__runEnds.length > 0")  # the first, whole-app run has ended
+        before = page.evaluate("() => window.__runEnds.length")
+        requests = []
+        page.on("request", lambda request: requests.append(request.url))
+        strokes = place("4", 0.5, 0.5, 0.7)
+        assert draw(page, strokes) == "4"
+        page.wait_for_function("([n]) => window.__runEnds.length >= n", arg=[before + len(strokes)])  # one per stroke
+        ends = page.evaluate("() => window.__runEnds")[before:]
+        assert ends and all(end == 3 for end in ends), f"runs after the strokes ended as {ends} (3: fragment run)"
+        images = [url for url in requests if "/media/" in url or url.endswith((".png", ".jpg", ".jpeg"))]
+        assert not images, f"a stroke fetched images: {images}"
+        assert page.locator("[data-testid='stMain'] img[src^='data:image/png']").count() >= 3
     finally:
         context.close()
 
