@@ -48,7 +48,7 @@ from bench.load import (  # noqa: E402
     stop_app,
     watch_errors,
 )
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, wait_healthy  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, start_app, wait_healthy  # noqa: E402
 
 LOCALE = json.loads((ROOT / "app_pages" / "locales" / "en.json").read_text())
 # (sidebar label, page title) in the order the switches go round
@@ -82,13 +82,10 @@ sys.meta_path.insert(0, _Watch())
 
 def start_watched_app(env: dict, log_path: Path, imports: Path, events: Path) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
-    cmd = [sys.executable, "-c", IMPORT_WATCH + PROBED_LAUNCHER, "run", str(ROOT / "app.py"), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
     env = {**env, "CONVSCOPE_BENCH_IMPORTS": str(imports), "CONVSCOPE_BENCH_EVENTS": str(events),
            "CONVSCOPE_BENCH_ROOT": str(ROOT), "CONVSCOPE_BENCH_WATCH": ",".join(WATCHED)}
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    proc = start_app(port, env, log_path, launcher=IMPORT_WATCH + PROBED_LAUNCHER)
     return proc, f"http://127.0.0.1:{port}", t0
 
 

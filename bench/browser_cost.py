@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.load import DOM_STROKE, PROBE, WAIT_FOR, process_tree, stop_app, stroke_for  # noqa: E402
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, wait_healthy  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, start_app, wait_healthy  # noqa: E402
 from tests.e2e.test_draw_browser import CLEAR_BUTTON  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -66,10 +66,7 @@ def cpu_by_kind(server_pid: int) -> dict[str, float]:
 def launch(root: Path, env: dict, log: Path) -> tuple[subprocess.Popen, str]:
     """``streamlit run app.py`` of the tree at ``root`` (its own ``.streamlit/config.toml``), on a free port."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    proc = start_app(port, env, log, root=root)
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url, proc)
     return proc, url

@@ -193,12 +193,8 @@ def launch_app(env: dict, log_path: Path, events: Path | None = None) -> tuple[s
     port = free_port()
     if events is None:
         return start_app(port, env, log_path), f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-c", PROBED_LAUNCHER, "run", str(ROOT / "app.py"), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**env, "CONVSCOPE_BENCH_EVENTS": str(events)},
-                            stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
-    return proc, f"http://127.0.0.1:{port}"
+    env = {**env, "CONVSCOPE_BENCH_EVENTS": str(events)}
+    return start_app(port, env, log_path, launcher=PROBED_LAUNCHER), f"http://127.0.0.1:{port}"
 
 
 def server_side(events: Path, start: float, end: float) -> dict:

@@ -29,7 +29,6 @@ import argparse
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,7 +50,7 @@ from bench.load import (  # noqa: E402
     stroke_for,
     watch_errors,
 )
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, wait_healthy  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, start_app, wait_healthy  # noqa: E402
 from tests.e2e.test_draw_browser import CLEAR_BUTTON  # noqa: E402
 
 STATE = "[data-testid='train-state']"
@@ -186,11 +185,7 @@ def main() -> int:
 
     if args.gc_first:
         port = free_port()
-        proc, url = subprocess.Popen(
-            [sys.executable, "-c", GC_LAUNCHER, "run", str(ROOT / "app.py"), "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT), f"http://127.0.0.1:{port}"
+        proc, url = start_app(port, env, log_path, launcher=GC_LAUNCHER), f"http://127.0.0.1:{port}"
     else:
         proc, url = launch_app(env, log_path)
     try:

@@ -75,12 +75,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(port: int, env: dict, log_path: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
+def start_app(port: int, env: dict, log_path: Path, root: Path = ROOT, launcher: str | None = None) -> subprocess.Popen:
+    """``streamlit run <root>/app.py`` on loopback ``port``, headless, logging to ``log_path``; run from ``root`` so
+    that its ``.streamlit/config.toml`` applies. ``launcher``: Python code that ``python -c`` runs instead of
+    ``python -m streamlit`` (the benches' probes), ending in Streamlit's own CLI."""
+    head = [sys.executable, "-c", launcher] if launcher else [sys.executable, "-m", "streamlit"]
+    cmd = head + ["run", str(root / "app.py"), "--server.port", str(port), "--server.address", "127.0.0.1",
+                  "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     log = open(log_path, "w")
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
