@@ -76,6 +76,11 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def _digest(model_file: Path) -> str:
+    """The start of a file's SHA-256: what names the files derived from it."""
+    return hashlib.sha256(Path(model_file).read_bytes()).hexdigest()[:24]
+
+
 def _without_optimizer(model):
     """An uncompiled copy with the same weights: no optimizer state (a third of the file) and nothing the
     app needs lost. Rebuilt from the config, because ``clone_model`` keeps the compile state in Keras 3."""
@@ -143,8 +148,22 @@ class ModelStore:
         """Where to keep something derived from a model's file (``tag`` says what, e.g. its LiteRT conversion).
         Named by the file's content, so a changed or replaced model never meets an old one. OSError if the
         file cannot be read."""
-        digest = hashlib.sha256(Path(model_file).read_bytes()).hexdigest()[:24]
-        return self.user_dir / CACHE_DIR / f"{digest}-{tag}"
+        return self.user_dir / CACHE_DIR / f"{_digest(model_file)}-{tag}"
+
+    def _prune_derived(self) -> None:
+        """Remove derived files whose model file is gone (a LiteRT conversion is 1-2 MB); those of a model that
+        still exists under any name, and files being written (temp names), stay."""
+        folder = self.user_dir / CACHE_DIR
+        if not folder.is_dir():
+            return
+        live = set()
+        for entry in self.list():
+            with contextlib.suppress(OSError):
+                live.add(_digest(entry.path))
+        for path in folder.iterdir():
+            if not path.name.startswith(_TMP_PREFIX) and path.name.split("-", 1)[0] not in live:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
     # ---- active model per dataset ----------------------------------------------------------
     def _active_map(self) -> dict:
@@ -249,6 +268,7 @@ class ModelStore:
                 os.unlink(self.user_dir / f"{entry.name}.json")
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
+            self._prune_derived()
 
     def _remove_stale_temp_files(self) -> None:
         """Temp files left by a save that was killed. Every save holds the store lock while its temp

@@ -110,6 +110,25 @@ def test_derived_files_are_named_by_the_model_files_content(store, tiny_model, c
     assert sorted(names(store)) == ["a", "b", "c"]  # the cache folder holds no model
 
 
+def test_deleting_a_model_removes_only_its_own_derived_files(store, tiny_model, conv_model):
+    store.save(tiny_model, meta_for(), "a")
+    store.save_file(store.get("a").path, meta_for(), "twin")  # the same file content as "a"
+    store.save(conv_model, meta_for(), "c")
+    a, c = (store.derived_path(store.get(name).path, "litert.tflite") for name in "ac")
+    a.parent.mkdir()
+    for path in (a, c):
+        path.write_bytes(b"derived")
+    writing = a.parent / ".tmp-being-written"
+    writing.write_bytes(b"half")
+    store.delete("c")
+    assert not c.exists()
+    assert a.exists() and writing.exists()
+    store.delete("a")
+    assert a.exists(), "the twin still has the same content: its conversion is still good"
+    store.delete("twin")
+    assert not a.exists() and writing.exists()
+
+
 def test_for_dataset(store, tiny_model):
     store.save(tiny_model, meta_for("mnist"), "digits")
     store.save(tiny_model, meta_for("fashion-mnist"), "clothes")
