@@ -31,7 +31,8 @@ def chooser(test, names):
     cols = st.columns(THUMBS + 1)
     for col, pos in zip(cols, shown):
         with col:
-            st.image(render.enlarge(preprocess.from_uint8(test.images[pos]), scale=3, grid=False), width=84)
+            st.image(render.png_data_url(render.enlarge(preprocess.from_uint8(test.images[pos]), scale=3, grid=False)),
+                     width=84)
             st.button(f"#{int(test.indices[pos])}", key=f"thumb_{pos}", on_click=pick, args=(pos,), width="stretch")
     with cols[-1]:
         st.button(t("fashion.more"), key="fashion_more",
@@ -58,14 +59,17 @@ def picking_and_reading(model: str, names: list[str], test):
     chooser(test, names)
     pos = st.session_state.fashion_pick
     image, true_label = preprocess.from_uint8(test.images[pos]), int(test.labels[pos])
-    prediction = ui.prediction(model, image)
 
     left, right = st.columns([1, 2], gap="large")
     with left:
-        st.image(render.enlarge(image, scale=8), caption=t("fashion.image_caption", index=int(test.indices[pos])),
-                 width=224)
+        st.image(render.png_data_url(render.enlarge(image, scale=8)), width=224,
+                 caption=t("fashion.image_caption", index=int(test.indices[pos])))
         st.markdown(t("common.true_class", name=names[true_label]))
     with right:
+        # Shown only if the answer takes over half a second: the first visit after a server start, while
+        # TensorFlow and the model load. The image is already on the page meanwhile.
+        with st.spinner(t("common.loading_model")):
+            prediction = ui.prediction(model, image)
         verdict = t("common.correct") if prediction.label == true_label else t("common.wrong")
         ui.prediction_headline(names[prediction.label], prediction.confidence, verdict, image)
         ui.probability_bars(prediction.probabilities, names, key="fashion_probs", true_label=true_label)
