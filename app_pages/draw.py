@@ -81,8 +81,9 @@ def drawing_and_reading(model: str, names: list[str]):
             image = prepared.image
             st.session_state.last_drawing = image  # the Convolution page can use it
             naive = preprocess.naive_resize(canvas, polarity="light-on-dark").image
-    prediction = ui.prediction(model, image)
     with right:
+        with st.spinner(t("common.loading_model")):  # shown after 0.5 s only: the first stroke after a start
+            prediction = ui.prediction(model, image)
         verdict = None
         if true_label is not None:
             verdict = t("common.correct") if prediction.label == true_label else t("draw.wrong_is", label=names[true_label])
