@@ -185,8 +185,9 @@ def chart_height(normal: int) -> int:
 def probability_bars(probabilities: np.ndarray, names: list[str], key: str, true_label: int | None = None):
     """Every class's probability as a labelled bar, in class order (bars keep their place from stroke to stroke).
 
-    Plain HTML, not a chart: a stroke redraws it, and a plotly chart cost the browser ~60 ms of script per stroke
-    (``bench/load.py``: 20 sessions on one machine were limited by the browsers' CPU)."""
+    Plain HTML, not a chart: a stroke redraws it, and this chart and the enlarged channel as plotly charts cost the
+    browser ~130 ms of script per stroke (``bench/browser_cost.py``; with 20 sessions on one machine the
+    browsers' CPU is the limit, ``bench/load.py``)."""
     st.html(bars.probability_html(probabilities, names, true_label=true_label, large=presenting(), key=key))
 
 
