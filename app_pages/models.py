@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app_pages import charts, i18n, ui
+from app_pages import bars, charts, i18n, ui
 from app_pages.i18n import t
 from model_store import preprocess
 from model_store.store import InvalidName, StoreError
@@ -255,7 +255,7 @@ def compare(store) -> None:
             st.markdown(f"**{e.name}**")
             st.markdown(f"<div data-testid='compare-prediction' data-model='{html.escape(e.name)}' "
                         f"style='font-size:2rem;font-weight:700'>{html.escape(class_names[prediction.label])}</div>"
-                        f"{prediction.confidence:.1%} · {verdict}",
+                        f"{bars.percent(prediction.confidence, 1)} · {verdict}",
                         unsafe_allow_html=True)
             ui.probability_bars(prediction.probabilities, class_names, key=f"models_cmp_probs_{e.name}", true_label=truth)
             if prediction.feature_maps:
