@@ -34,42 +34,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.load import DOM_STROKE, PROBE, WAIT_FOR, process_tree, stop_app, stroke_for  # noqa: E402
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, start_app, wait_healthy  # noqa: E402
+from bench.load import (  # noqa: E402
+    DOM_STROKE,
+    PROBE,
+    WAIT_FOR,
+    browser_pids,
+    cpu_seconds,
+    launch_app,
+    process_tree,
+    stop_app,
+    stroke_for,
+)
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, wait_healthy  # noqa: E402
 from tests.e2e.test_draw_browser import CLEAR_BUTTON  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 KINDS = ("renderer", "gpu-process", "browser", "utility", "server")
 
 
 def cpu_by_kind(server_pid: int) -> dict[str, float]:
     """CPU seconds so far of this script's Chromium processes, by ``--type``, and of the server's process tree."""
-    server = set(process_tree(server_pid))
     out = dict.fromkeys(KINDS, 0.0)
-    for pid in process_tree(os.getpid()):
+    out["server"] = cpu_seconds(process_tree(server_pid))
+    for pid in browser_pids(server_pid):
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        seconds = (int(fields[11]) + int(fields[12])) / TICK
-        if pid in server:
-            out["server"] += seconds
-        elif "chrom" in cmd:
-            kind = cmd.split("--type=", 1)[1].split()[0] if "--type=" in cmd else "browser"
-            out[kind if kind in out else "utility"] += seconds
+        kind = cmd.split("--type=", 1)[1].split()[0] if "--type=" in cmd else "browser"
+        out[kind if kind in out else "utility"] += cpu_seconds([pid])
     return out
-
-
-def launch(root: Path, env: dict, log: Path) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` of the tree at ``root`` (its own ``.streamlit/config.toml``), on a free port."""
-    port = free_port()
-    proc = start_app(port, env, log, root=root)
-    url = f"http://127.0.0.1:{port}"
-    wait_healthy(url, proc)
-    return proc, url
 
 
 def measure(root: Path, label: str, args) -> dict[str, dict[str, float]]:
@@ -77,7 +70,8 @@ def measure(root: Path, label: str, args) -> dict[str, dict[str, float]]:
 
     work = Path(tempfile.mkdtemp(prefix="convscope-cost-"))
     env = {**os.environ, "CONVSCOPE_MODELS": str(work / "models"), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-    proc, url = launch(root, env, work / "streamlit.log")
+    proc, url = launch_app(env, work / "streamlit.log", root=root)
+    wait_healthy(url, proc)
     print(f"{label}: {root} (server log {work / 'streamlit.log'})", flush=True)
     rng = random.Random(7)
     strokes, clears = [], []

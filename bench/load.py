@@ -188,13 +188,14 @@ def app_env(models_dir: str) -> dict:
     return env
 
 
-def launch_app(env: dict, log_path: Path, events: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` on a free loopback port; with ``events``, through PROBED_LAUNCHER writing there."""
+def launch_app(env: dict, log_path: Path, events: Path | None = None, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """``streamlit run app.py`` of the tree at ``root`` on a free loopback port; with ``events``, through
+    PROBED_LAUNCHER writing there."""
     port = free_port()
     if events is None:
-        return start_app(port, env, log_path), f"http://127.0.0.1:{port}"
+        return start_app(port, env, log_path, root=root), f"http://127.0.0.1:{port}"
     env = {**env, "CONVSCOPE_BENCH_EVENTS": str(events)}
-    return start_app(port, env, log_path, launcher=PROBED_LAUNCHER), f"http://127.0.0.1:{port}"
+    return start_app(port, env, log_path, root=root, launcher=PROBED_LAUNCHER), f"http://127.0.0.1:{port}"
 
 
 def server_side(events: Path, start: float, end: float) -> dict:
