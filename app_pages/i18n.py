@@ -7,6 +7,7 @@ English, and tests fail when a key exists in one language and not the other.
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 
@@ -42,6 +43,19 @@ def t(key: str, **values) -> str:
     if text is None:
         text = strings("en")[key]
     return text.format(**values) if values else text
+
+
+def as_text(value) -> str:
+    """``value`` escaped for Streamlit's Markdown, so a name a user typed shows as typed, never as markup."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(value))
+
+
+def refusal(exc) -> str:
+    """A core ``Refusal`` in the session's language (its values escaped, for Markdown); English from the core."""
+    template = strings(lang()).get(f"refusal.{exc.code}")
+    if template is None:
+        return as_text(str(exc))
+    return template.format(**{key: as_text(value) for key, value in exc.values.items()})
 
 
 def class_names(names: list[str]) -> list[str]:

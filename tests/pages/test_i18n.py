@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from model_store.refusal import REASONS
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "app_pages" / "locales"
 APP = str(ROOT / "app.py")
@@ -21,8 +23,20 @@ def load(lang: str) -> dict:
 
 def test_both_languages_have_the_same_keys():
     en, ko = load("en"), load("ko")
+    ko = {key: text for key, text in ko.items() if not key.startswith("refusal.")}  # English: model_store.refusal
     assert sorted(set(en) - set(ko)) == [], "keys missing in Korean"
     assert sorted(set(ko) - set(en)) == [], "keys missing in English"
+
+
+def test_every_refusal_reason_is_translated_with_the_same_values():
+    ko = load("ko")
+    fields = re.compile(r"{(\w+)}")
+    missing = [code for code in REASONS if f"refusal.{code}" not in ko]
+    assert missing == [], "refusal reasons without a Korean sentence"
+    unknown = [key for key in ko if key.startswith("refusal.") and key.removeprefix("refusal.") not in REASONS]
+    assert unknown == [], "Korean sentences for reasons the core does not have"
+    for code, english in REASONS.items():
+        assert set(fields.findall(english)) == set(fields.findall(ko[f"refusal.{code}"])), code
 
 
 def test_placeholders_match_between_languages():

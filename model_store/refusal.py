@@ -1,0 +1,88 @@
+"""Why ConvScope refused something a user gave it: one code per reason, one English sentence per code.
+
+The code is stable and machine-readable: the CLIs print it as ``"reason"``, the pages translate it
+(``refusal.<code>`` in the locale files; English comes from here, so the sentence exists once). The
+values fill the sentence; anything a user typed goes in as a value and is shown as text, never markup.
+"""
+
+from __future__ import annotations
+
+REASONS = {
+    # ---- names ---------------------------------------------------------------------------------------
+    "name_not_text": "a name must be text",
+    "name_empty": "a name cannot be empty",
+    "name_too_long": "a name can have at most {limit} characters (this one has {length})",
+    "name_too_many_bytes": "this name is too long for a file name ({limit} bytes at most in UTF-8)",
+    "name_leading_dot": "a name cannot start with a dot",
+    "name_forbidden_chars": "a name cannot contain {chars}",
+    "name_control_chars": "a name cannot contain control characters",
+    "name_dots": "a name cannot contain '..'",
+    # ---- the model store -----------------------------------------------------------------------------
+    "name_taken": "a model named {name} already exists; choose another name",
+    "name_taken_shipped": "a shipped model named {name} already exists; choose another name",
+    "model_not_found": "there is no model named {name}",
+    "model_read_only": "{name} is a shipped default and cannot be changed",
+    "model_broken": "the model {name} cannot be used: {problem}",
+    "model_wrong_dataset": "the model {name} is for {dataset}, not {wanted}",
+    "store_read_only": "the model store cannot be written ({folder}): models can be used but not saved, "
+                       "renamed or deleted",
+    "store_not_a_model": "{name} in the store is not a model file (a folder or a special file); remove it by hand",
+    # ---- uploaded model files --------------------------------------------------------------------------
+    "upload_extension": "only .keras or .h5 model files can be uploaded (this is {suffix})",
+    "upload_empty": "the file is empty",
+    "upload_too_big": "the file is larger than {limit_mb} MB",
+    "upload_h5_named_keras": "this .keras file is really an HDF5 (.h5) file: rename it to .h5 and upload it again",
+    "upload_keras_named_h5": "this .h5 file is really a .keras (zip) file: rename it to .keras and upload it again",
+    "upload_other_format": "this is not a Keras model file: it looks like {kind}",
+    "upload_not_hdf5": "this is not an HDF5 (.h5) model file",
+    "upload_truncated_zip": "this .keras file is damaged or truncated (it is not a complete zip archive); save the "
+                            "model again with model.save('name.keras') and upload the new file",
+    "upload_no_config": "this zip archive is not a Keras model (it has no config.json); save the model with "
+                        "model.save('name.keras')",
+    "upload_bad_checksum": "this .keras file is damaged ({member} fails its checksum)",
+    "upload_zip_members": "this .keras file has {count} files inside; a Keras model has a few (at most {limit})",
+    "upload_zip_unpacked": "this .keras file would unpack to {unpacked_mb} MB; ConvScope opens models of at most "
+                           "{limit_mb} MB unpacked",
+    "upload_zip_ratio": "this .keras file is compressed {ratio}:1, far more than a real model ever is (a zip bomb?)",
+    "upload_config_too_big": "the model's description (config.json) is {size_kb} KB; at most {limit_kb} KB are read",
+    "upload_too_many_layers": "the model has {count} layers; ConvScope shows models of at most {limit} layers",
+    "upload_lambda": "the model contains a Lambda layer (Python code inside the file). Safe mode refuses to run "
+                     "code from uploaded files: rebuild the model with standard Keras layers (e.g. Rescaling "
+                     "instead of Lambda)",
+    "upload_custom_object": "the model uses a custom layer or object{name} that ConvScope does not have; only "
+                            "standard Keras layers can be uploaded",
+    "upload_weights_only": "the file holds only weights, not a model: save the whole model with model.save('name.h5')",
+    "upload_damaged": "the file is damaged or truncated; save the model again and upload the new file",
+    "upload_keras_failed": "Keras could not load it ({detail})",
+    "upload_not_a_model": "the file holds a {kind}, not a Keras model",
+    "upload_no_input": "the model has no defined input (build it with keras.Input((28, 28, 1)) first)",
+    "upload_inputs": "the model takes {count} inputs; ConvScope gives it one image",
+    "upload_outputs": "the model has {count} outputs; ConvScope needs one output of 10 classes",
+    "upload_input_shape": "the model expects input of shape {shape}, but ConvScope's images are 28x28 grayscale: "
+                          "the model must take (28, 28, 1), (28, 28) or 784 values",
+    "upload_classes": "the model has {count} outputs; MNIST and Fashion-MNIST have 10 classes",
+    "upload_cannot_run": "the model loads but cannot run on a 28x28 image ({detail})",
+    "upload_not_finite": "the model's output on a blank image is not 10 finite numbers",
+    "upload_out_of_memory": "opening the model needed more than {limit_mb} MB of memory",
+    "upload_timeout": "opening and checking the model took longer than {seconds} s",
+    "upload_crashed": "the process that opens the model stopped unexpectedly ({detail})",
+    # ---- predictions -------------------------------------------------------------------------------------
+    "prediction_not_finite": "the model gave no valid probabilities for this input (NaN or infinity): it is "
+                             "broken; train or choose another model",
+    "class_names_mismatch": "the model has {outputs} outputs but its metadata names {names} classes",
+    # ---- images (issue 12: owned by the image work) ----------------------------------------------------
+    # ---- training (issue 12: owned by the training work) ----------------------------------------------
+}
+
+
+class Refusal(ValueError):
+    """Something a user gave was refused for a reason they can act on; ``str()`` is the English sentence."""
+
+    def __init__(self, code: str, **values):
+        self.code = code
+        self.values = values
+        super().__init__(REASONS[code].format(**values))
+
+    def as_record(self) -> dict:
+        """What a CLI prints for it: the sentence and the machine-readable reason."""
+        return {"error": str(self), "reason": self.code}
