@@ -6,9 +6,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import ui
-from app_pages.i18n import t
+from app_pages.i18n import refusal, t
 from model_store import convolution as conv
 from model_store import preprocess, render
+from model_store.images import read_image
+from model_store.refusal import Refusal
 
 
 def heatmap(values: np.ndarray, title: str, key: str, diverging: bool = True, box=None):
@@ -39,16 +41,13 @@ def input_image() -> np.ndarray | None:
         file = st.file_uploader(t("conv.upload"), type=["png", "jpg", "jpeg"], key="conv_upload")
         if file is None:
             return None
-        from PIL import Image, UnidentifiedImageError
-
         try:
-            with Image.open(file) as img:
-                prepared = preprocess.naive_resize(np.asarray(img.convert("RGBA")))
-        except (UnidentifiedImageError, OSError, preprocess.PreprocessError):
-            st.error(t("conv.bad_upload"))
+            prepared = preprocess.naive_resize(read_image(file))
+        except Refusal as exc:
+            st.error(refusal(exc))
             return None
         if prepared.empty:
-            st.warning(t("conv.empty_upload"))
+            st.warning(refusal(Refusal("image_empty")))
         return prepared.image
     if source is None:
         return None

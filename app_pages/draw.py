@@ -1,10 +1,12 @@
 """Draw a digit and watch the network read it."""
 
+import html
+
 import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import inside, stroke_send, ui
+from app_pages import bars, inside, stroke_send, ui
 from app_pages.i18n import t
 from model_store import preprocess
 
@@ -83,7 +85,9 @@ def drawing_and_reading(model: str, names: list[str]):
             naive = preprocess.naive_resize(canvas, polarity="light-on-dark").image
     with right:
         with st.spinner(t("common.loading_model")):  # shown after 0.5 s only: the first stroke after a start
-            prediction = ui.prediction(model, image)
+            prediction = ui.prediction(model, image, names)
+        if prediction is None:
+            return
         verdict = None
         if true_label is not None:
             verdict = t("common.correct") if prediction.label == true_label else t("draw.wrong_is", label=names[true_label])
@@ -97,11 +101,13 @@ def drawing_and_reading(model: str, names: list[str]):
     with cols[0]:
         ui.model_input_view(image, t("draw.caption_mnist"), "mnist_style", show_values)
     if compare:
-        naive_pred = ui.prediction(model, naive)
+        naive_pred = ui.prediction(model, naive, names)
         with cols[1]:
             ui.model_input_view(naive, t("draw.caption_naive"), "naive", show_values)
-            text = t("draw.naive_reads", label=names[naive_pred.label], confidence=f"{naive_pred.confidence:.0%}")
-            st.markdown(f"<span data-testid='naive-prediction'>{text}</span>", unsafe_allow_html=True)
+            if naive_pred is not None:
+                text = t("draw.naive_reads", label=html.escape(names[naive_pred.label]),
+                         confidence=bars.percent(naive_pred.confidence, 0))
+                st.markdown(f"<span data-testid='naive-prediction'>{text}</span>", unsafe_allow_html=True)
 
     st.subheader(t("maps.title"))
     ui.feature_maps_view(prediction, key="draw_maps")

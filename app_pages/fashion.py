@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from app_pages import inside, ui
+from app_pages import i18n, inside, ui
 from app_pages.i18n import t
 from model_store import preprocess, render
 
@@ -64,12 +64,14 @@ def picking_and_reading(model: str, names: list[str], test):
     with left:
         st.image(render.png_data_url(render.enlarge(image, scale=8)), width=224,
                  caption=t("fashion.image_caption", index=int(test.indices[pos])))
-        st.markdown(t("common.true_class", name=names[true_label]))
+        st.markdown(t("common.true_class", name=i18n.as_text(names[true_label])))
     with right:
         # Shown only if the answer takes over half a second: the first visit after a server start, while
         # TensorFlow and the model load. The image is already on the page meanwhile.
         with st.spinner(t("common.loading_model")):
-            prediction = ui.prediction(model, image)
+            prediction = ui.prediction(model, image, names)
+        if prediction is None:
+            return
         verdict = t("common.correct") if prediction.label == true_label else t("common.wrong")
         ui.prediction_headline(names[prediction.label], prediction.confidence, verdict, image)
         ui.probability_bars(prediction.probabilities, names, key="fashion_probs", true_label=true_label)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from model_store.refusal import REASONS
+
 LOCALES = Path(__file__).resolve().parent / "locales"
 LANGUAGES = {"en": "English", "ko": "한국어"}
 KEY = "lang"
@@ -46,15 +48,15 @@ def t(key: str, **values) -> str:
 
 
 def as_text(value) -> str:
-    """``value`` escaped for Streamlit's Markdown, so a name a user typed shows as typed, never as markup."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(value))
+    """``value`` escaped for Streamlit's Markdown, so a name a user typed shows as typed, never as markup (emphasis,
+    links, HTML, colour and icon directives, LaTeX). Used on values inside a sentence, never at a line's start."""
+    return re.sub(r"([\\`*_\[\]<>|~$:#])", r"\\\1", str(value))
 
 
 def refusal(exc) -> str:
-    """A core ``Refusal`` in the session's language (its values escaped, for Markdown); English from the core."""
-    template = strings(lang()).get(f"refusal.{exc.code}")
-    if template is None:
-        return as_text(str(exc))
+    """A core ``Refusal`` (or ``Notice``) in the session's language, its values escaped for Markdown; the English
+    sentence comes from the core's catalogue."""
+    template = strings(lang()).get(f"refusal.{exc.code}") or REASONS[exc.code]
     return template.format(**{key: as_text(value) for key, value in exc.values.items()})
 
 

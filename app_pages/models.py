@@ -10,9 +10,10 @@ import streamlit as st
 from app_pages import bars, charts, i18n, ui
 from app_pages.i18n import t
 from model_store import preprocess
-from model_store.store import InvalidName, StoreError
-from model_store.upload import UploadError, validate_upload
-from training.datasets import CLASS_NAMES, Split
+from model_store.intake import add_model
+from model_store.refusal import Refusal
+from model_store.store import ReadOnlyStore, StoreError
+from training.datasets import CLASS_NAMES
 
 SECTIONS = ("manage", "upload", "compare")
 
@@ -58,6 +59,8 @@ def table(store) -> None:
     if not any(e.broken for e in store.list()):
         for row in rows:
             row.pop(t("models.col.problem"))
+    if store.read_only:
+        st.warning(i18n.refusal(ReadOnlyStore("store_read_only", folder=str(store.user_dir))))
     st.dataframe(rows, key="models_table", hide_index=True, width="stretch", column_config=columns())
 
 
@@ -70,7 +73,7 @@ def active_changed(dataset: str) -> None:
     try:
         ui.store().set_active(dataset, name)
     except StoreError as exc:
-        st.session_state.models_error = str(exc)
+        st.session_state.models_error = i18n.refusal(exc)
         return
     st.session_state[ui.model_key(dataset)] = name
 
@@ -95,28 +98,28 @@ def rename_clicked(old: str) -> None:
     new = st.session_state.get("models_new_name", "")
     try:
         entry = ui.store().rename(old, new)
-    except (InvalidName, StoreError) as exc:
-        st.session_state.models_error = str(exc)
+    except Refusal as exc:
+        st.session_state.models_error = i18n.refusal(exc)
         return
     for dataset in ui.DATASETS:
         if st.session_state.get(ui.model_key(dataset)) == old:
             st.session_state[ui.model_key(dataset)] = entry.name
     st.session_state.models_pick = entry.name
-    st.session_state.models_notice = t("models.renamed", old=old, new=entry.name)
+    st.session_state.models_notice = t("models.renamed", old=i18n.as_text(old), new=i18n.as_text(entry.name))
 
 
 def delete_confirmed(name: str) -> None:
     try:
         ui.store().delete(name)
     except StoreError as exc:
-        st.session_state.models_error = str(exc)
+        st.session_state.models_error = i18n.refusal(exc)
         return
     st.session_state.pop("models_confirm", None)
     st.session_state.pop("models_pick", None)
     for dataset in ui.DATASETS:
         if st.session_state.get(ui.model_key(dataset)) == name:
             st.session_state.pop(ui.model_key(dataset))  # the picker falls back to the store's active model
-    st.session_state.models_notice = t("models.deleted", name=name)
+    st.session_state.models_notice = t("models.deleted", name=i18n.as_text(name))
 
 
 def manage(store) -> None:
@@ -140,7 +143,7 @@ def manage(store) -> None:
             charts.learning_curves(meta["history"], key="models_curves")
     with right:
         if entry.broken:
-            st.error(t("models.broken", reason=entry.broken))
+            st.error(t("models.broken", reason=i18n.as_text(entry.broken)))
         if not entry.broken:
             st.download_button(t("models.download"), data=lambda: Path(entry.path).read_bytes(),
                                file_name=f"{entry.name}.keras", mime="application/octet-stream", icon=":material/download:",
@@ -148,10 +151,10 @@ def manage(store) -> None:
         if entry.shipped:
             st.info(t("models.protected"))
             return
-        st.text_input(t("models.new_name"), key="models_new_name", max_chars=64)
+        st.text_input(t("models.new_name"), key="models_new_name")
         st.button(t("models.rename"), icon=":material/edit:", on_click=rename_clicked, args=(name,), key="models_rename")
         if st.session_state.get("models_confirm") == name:
-            st.warning(t("models.confirm", name=name))
+            st.warning(t("models.confirm", name=i18n.as_text(name)))
             a, b = st.columns(2)
             a.button(t("models.delete_yes"), type="primary", on_click=delete_confirmed, args=(name,), key="models_delete_yes")
             b.button(t("models.cancel"), on_click=lambda: st.session_state.pop("models_confirm", None), key="models_cancel")
@@ -161,9 +164,9 @@ def manage(store) -> None:
 
 
 # ---- upload ------------------------------------------------------------------------------------------------
-def test_split(dataset: str) -> Split | None:
+def test_split(dataset: str) -> tuple | None:
     test = ui.test_set(dataset)
-    return Split(test.images, test.labels) if test.full else None
+    return (test.images, test.labels) if test.full else None
 
 
 def upload() -> None:
@@ -175,34 +178,22 @@ def upload() -> None:
     if file is not None and st.session_state.get("models_up_for") != file.name:
         st.session_state.models_up_for = file.name
         st.session_state.models_up_name = Path(file.name).stem
-    c2.text_input(t("models.upload.name"), key="models_up_name", max_chars=64)
+    c2.text_input(t("models.upload.name"), key="models_up_name")
     if not st.button(t("models.upload.button"), icon=":material/upload:", disabled=file is None, key="models_up_go"):
         return
     try:
         with st.spinner(t("models.upload.checking")):
-            checked = validate_upload(file.getvalue(), file.name, dataset, CLASS_NAMES[dataset])
-    except UploadError as exc:
-        st.error(t("models.upload.refused", name=file.name, reason=str(exc)))
+            added = add_model(ui.store(), file.getvalue(), file.name, dataset, CLASS_NAMES[dataset],
+                              st.session_state.get("models_up_name") or Path(file.name).stem, test=test_split(dataset))
+    except Refusal as exc:
+        st.error(t("models.upload.refused", name=i18n.as_text(file.name), reason=i18n.refusal(exc)))
         return
-    meta = checked.meta
-    split = test_split(dataset)
-    if split is not None:
-        from training.evaluate import evaluate
-
-        with st.spinner(t("models.upload.evaluating")):
-            report = evaluate(checked.model, split, CLASS_NAMES[dataset])
-        meta.update(test_accuracy=report["accuracy"], test_loss=report["loss"],
-                    per_class_accuracy=report["per_class_accuracy"], confusion_matrix=report["confusion_matrix"])
-    try:
-        entry = ui.store().save(checked.model, meta, st.session_state.get("models_up_name") or Path(file.name).stem)
-    except (InvalidName, StoreError) as exc:
-        st.error(t("models.upload.not_saved", reason=str(exc)))
-        return
+    entry = added.entry
     accuracy = t("models.upload.accuracy", accuracy=f"{entry.test_accuracy:.2%}") if entry.test_accuracy is not None \
         else t("models.upload.no_test")
-    notes = "".join(f" ({note})" for note in checked.notes)
-    st.session_state.models_notice = t("models.upload.saved", name=entry.name, dataset=t(f"dataset.{dataset}"),
-                                       accuracy=accuracy) + notes
+    notes = "".join(f" ({i18n.refusal(note)})" for note in added.notes)
+    st.session_state.models_notice = t("models.upload.saved", name=i18n.as_text(entry.name),
+                                       dataset=t(f"dataset.{dataset}"), accuracy=accuracy) + notes
     st.session_state.models_pick = entry.name
     st.rerun()  # the table at the top lists it now
 
@@ -247,12 +238,14 @@ def compare(store) -> None:
     cols = st.columns(len(entries) + 1)
     with cols[0]:
         st.image(charts.thumbnail(test.images[pos], scale=5), width=140)
-        st.markdown(t("common.true_class", name=class_names[truth]))
+        st.markdown(t("common.true_class", name=i18n.as_text(class_names[truth])))
     for col, e in zip(cols[1:], entries):
-        prediction = ui.prediction(e.name, image)
-        verdict = t("common.correct") if prediction.label == truth else t("common.wrong")
         with col:
-            st.markdown(f"**{e.name}**")
+            st.markdown(f"**{i18n.as_text(e.name)}**")
+            prediction = ui.prediction(e.name, image, class_names)
+            if prediction is None:
+                continue
+            verdict = t("common.correct") if prediction.label == truth else t("common.wrong")
             st.markdown(f"<div data-testid='compare-prediction' data-model='{html.escape(e.name)}' "
                         f"style='font-size:2rem;font-weight:700'>{html.escape(class_names[prediction.label])}</div>"
                         f"{bars.percent(prediction.confidence, 1)} · {verdict}",

@@ -13,11 +13,12 @@ import streamlit as st
 
 from app_pages import charts, i18n, ui
 from app_pages.i18n import t
-from model_store.store import InvalidName, StoreError
+from model_store.refusal import Refusal
 from training import presets
 from training.datasets import CLASS_NAMES
 from training.jobs import Busy, TrainingJob, classroom_demo
-from training.trainer import OPTIMIZERS, ConfigError, TrainConfig
+from training.ranges import clamp_to_ranges
+from training.trainer import OPTIMIZERS, TrainConfig
 
 JOB_KEY = "train_job"
 OWNER_KEY = "train_owner"
@@ -29,6 +30,10 @@ GALLERY = 24
 FIELDS = {"tr_preset": "preset", "tr_epochs": "epochs", "tr_batch": "batch_size", "tr_optimizer": "optimizer",
           "tr_lr": "learning_rate", "tr_cosine": "cosine_decay", "tr_val": "validation_split", "tr_patience": "patience",
           "tr_augment": "augment", "tr_seed": "seed"}
+# TrainConfig field -> the label of its widget (settings refusals and notes name the setting by it)
+LABELS = {"dataset": "train.dataset", "preset": "train.preset", "epochs": "train.epochs", "batch_size": "train.batch",
+          "optimizer": "train.optimizer", "learning_rate": "train.lr", "validation_split": "train.val",
+          "patience": "train.patience", "subset": "train.subset", "seed": "train.seed"}
 
 
 # ---- settings ----------------------------------------------------------------------------------------------
@@ -55,8 +60,18 @@ def demo_clicked() -> None:
     apply(classroom_demo(st.session_state.get("tr_dataset") or "mnist"))
 
 
+def setting_text(refusal: Refusal) -> str:
+    """A refused or changed setting in the session's language, named by its widget's label."""
+    values = dict(refusal.values)
+    if values.get("field") in LABELS:
+        values["setting"] = t(LABELS[values["field"]])
+    return i18n.refusal(Refusal(refusal.code, **values))
+
+
 def settings() -> TrainConfig:
-    """The settings widgets; returns the config they describe."""
+    """The settings widgets; returns the config they describe. The number fields take any number (Streamlit would
+    silently put back an out-of-range one): a value outside the range is brought into it, with a note under it."""
+    notes = {}
     if "tr_preset" not in st.session_state:
         apply(TrainConfig())
     c1, c2 = st.columns([1, 1])
@@ -75,7 +90,8 @@ def settings() -> TrainConfig:
     st.subheader(t("train.hyper"))
     a, b, c = st.columns(3)
     with a:
-        epochs = st.number_input(t("train.epochs"), 1, 200, key="tr_epochs")
+        epochs = st.number_input(t("train.epochs"), step=1, key="tr_epochs")
+        notes["epochs"] = st.empty()
         batch = st.selectbox(t("train.batch"), BATCH_SIZES, key="tr_batch")
         optimizer = st.selectbox(t("train.optimizer"), list(OPTIMIZERS), key="tr_optimizer")
     with b:
@@ -84,18 +100,25 @@ def settings() -> TrainConfig:
         lr = st.select_slider(t("train.lr"), LEARNING_RATES, key="tr_lr", format_func=lambda v: f"{v:g}")
         cosine = st.checkbox(t("train.cosine"), key="tr_cosine", help=t("train.cosine_help"))
         val = st.slider(t("train.val"), 0.0, 0.5, step=0.05, key="tr_val", help=t("train.val_help"))
-        patience = st.number_input(t("train.patience"), 0, 50, key="tr_patience", help=t("train.patience_help"))
+        patience = st.number_input(t("train.patience"), step=1, key="tr_patience", help=t("train.patience_help"))
+        notes["patience"] = st.empty()
     with c:
         augment = st.toggle(t("train.augment"), key="tr_augment", help=t("train.augment_help"))
         use_subset = st.toggle(t("train.use_subset"), key="tr_use_subset", help=t("train.subset_help"))
         subset = None
         if use_subset:
             st.session_state.setdefault("tr_subset", 6000)
-            subset = int(st.number_input(t("train.subset"), 100, 60000, step=500, key="tr_subset"))
-        seed = st.number_input(t("train.seed"), 0, 2**31 - 1, key="tr_seed")
-    return TrainConfig(dataset=dataset, preset=preset, epochs=int(epochs), batch_size=int(batch), optimizer=optimizer,
-                       learning_rate=float(lr), cosine_decay=bool(cosine), validation_split=round(float(val), 2),
-                       patience=int(patience), augment=bool(augment), subset=subset, seed=int(seed))
+            subset = int(st.number_input(t("train.subset"), step=500, key="tr_subset"))
+            notes["subset"] = st.empty()
+        seed = st.number_input(t("train.seed"), step=1, key="tr_seed")
+        notes["seed"] = st.empty()
+    typed = TrainConfig(dataset=dataset, preset=preset, epochs=int(epochs), batch_size=int(batch), optimizer=optimizer,
+                        learning_rate=float(lr), cosine_decay=bool(cosine), validation_split=round(float(val), 2),
+                        patience=int(patience), augment=bool(augment), subset=subset, seed=int(seed))
+    config, changed = clamp_to_ranges(typed)
+    for note in changed:
+        notes[note.values["field"]].warning(setting_text(note), icon=":material/info:")
+    return config
 
 
 def owner() -> str:
@@ -110,8 +133,8 @@ def start(config: TrainConfig) -> None:
     except Busy:
         st.warning(t("train.busy_now"))
         return
-    except ConfigError as exc:
-        st.error(t("train.bad_settings", reason=str(exc)))
+    except Refusal as exc:  # ConfigError
+        st.error(t("train.bad_settings", reason=setting_text(exc)))
         return
     st.session_state[JOB_KEY] = job.id
     st.rerun()
@@ -156,7 +179,8 @@ def outcome(snap) -> None:
     elif snap.status == "stopped":
         st.warning(t("train.end.stopped" if snap.epochs_run else "train.end.stopped_empty", **values))
     elif snap.reason == "nan":
-        st.error(t("train.end.nan", **values))
+        refusal = snap.save_refusal
+        st.error(t("train.end.nan", reason=i18n.refusal(refusal) if refusal else "NaN"))
     elif snap.reason == "data":
         st.error(t("train.end.data"))
         st.code(snap.message, language=None)
@@ -251,14 +275,18 @@ def default_name(config: TrainConfig) -> str:
 
 
 def save_clicked(job: TrainingJob) -> None:
-    """Runs before the page is drawn, so the sidebar picker can follow the new active model at once."""
+    """Runs before the page is drawn, so the sidebar picker can follow the new active model at once. A refused save
+    keeps the trained model in the job: the user can choose another name and save again."""
     st.session_state.pop("tr_save_error", None)
     name = st.session_state.get("tr_save_name", "")
     store = ui.store()
     try:
         entry = job.save(store, name)
-    except (InvalidName, StoreError, RuntimeError) as exc:
-        st.session_state.tr_save_error = str(exc)
+    except Refusal as exc:
+        st.session_state.tr_save_error = i18n.refusal(exc)
+        return
+    except RuntimeError as exc:
+        st.session_state.tr_save_error = i18n.as_text(exc)
         return
     job.discard()  # the model lives in the store now; the job keeps only its numbers
     if st.session_state.get("tr_make_active"):
@@ -266,22 +294,41 @@ def save_clicked(job: TrainingJob) -> None:
         st.session_state[ui.model_key(entry.dataset)] = entry.name
 
 
+def name_refusal(name: str) -> Refusal | None:
+    """Why a new model cannot be saved under ``name`` now (``InvalidName``, ``NameTaken``), or None."""
+    try:
+        ui.store().check_new_name(name)
+    except Refusal as exc:
+        return exc
+    return None
+
+
 def save_form(job: TrainingJob, snap) -> None:
+    """The name is checked as it is typed (never cut: a long paste stays, with the reason); Save waits for a good one."""
     if snap.saved_as:
         st.success(t("train.saved", name=snap.saved_as))
         st.page_link("app_pages/models.py", label=t("train.to_models"), icon=":material/inventory_2:")
+        return
+    if snap.save_refusal is not None:  # the training went NaN: said above in the outcome; never saved
+        st.subheader(t("train.save.title"))
+        st.button(t("train.save.button"), icon=":material/save:", key="tr_save", type="primary", disabled=True)
+        st.caption(t("train.save.never"))
         return
     if not snap.can_save:
         return
     st.subheader(t("train.save.title"))
     if "tr_save_name" not in st.session_state:
         st.session_state.tr_save_name = default_name(snap.config)
+    bad_name = name_refusal(st.session_state.tr_save_name)
     a, b, c = st.columns([3, 2, 1], vertical_alignment="bottom")
-    a.text_input(t("train.save.name"), key="tr_save_name", max_chars=64, help=t("train.save.name_help"))
+    a.text_input(t("train.save.name"), key="tr_save_name", help=t("train.save.name_help"),
+                 on_change=st.session_state.pop, args=("tr_save_error", None))  # a new name, a new answer
     b.checkbox(t("train.save.active", dataset=t(f"dataset.{snap.config.dataset}")), key="tr_make_active")
     c.button(t("train.save.button"), icon=":material/save:", on_click=save_clicked, args=(job,), key="tr_save",
-             type="primary", width="stretch")
-    if st.session_state.get("tr_save_error"):
+             type="primary", width="stretch", disabled=bad_name is not None)
+    if bad_name is not None:
+        st.error(t("train.save.bad_name", reason=i18n.refusal(bad_name)))
+    elif st.session_state.get("tr_save_error"):
         st.error(t("train.save.refused", reason=st.session_state.tr_save_error))
     if snap.status == "stopped":
         st.caption(t("train.save.stopped_note", best=snap.best_epoch or "-"))

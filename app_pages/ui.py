@@ -15,6 +15,8 @@ import streamlit as st
 from app_pages import bars, i18n
 from app_pages.i18n import t
 from model_store import render
+from model_store.inference import check_reading
+from model_store.refusal import Refusal
 from model_store.store import ModelStore
 from training import datasets
 from training.samples import TestImages, test_images
@@ -116,9 +118,18 @@ def test_set(dataset: str) -> TestImages:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)  # drawings rarely repeat; ~0.3 MB each
-def prediction(model_name: str, image: np.ndarray):
-    """Prediction and feature maps for one (28, 28) input, cached on the input's bytes."""
+def _prediction(model_name: str, image: np.ndarray):
     return predictor(model_name)(image)
+
+
+def prediction(model_name: str, image: np.ndarray, names: list[str]):
+    """Prediction and feature maps for one (28, 28) input, cached on the input's bytes; None, with the reason
+    shown, when the model cannot give one that makes sense (broken model, NaN outputs, wrong class count)."""
+    try:
+        return check_reading(_prediction(model_name, image), len(names))
+    except Refusal as exc:
+        st.error(i18n.refusal(exc))
+        return None
 
 
 def class_names(model_name: str, dataset: str) -> list[str]:

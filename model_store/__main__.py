@@ -1,7 +1,9 @@
-"""Command line: ``python -m model_store {predict,list} ...``.
+"""Command line: ``python -m model_store {predict,list,add} ...``.
 
 ``predict [--model NAME] FILE.png ...`` prints one JSON line per file: label, class name, probabilities.
 Drawings of any size and polarity are accepted; digits get MNIST-style preprocessing.
+``add FILE.keras|FILE.h5 [--name NAME]`` checks, evaluates and stores a model as the Models page does.
+Refusals are JSON lines with ``"error"`` (a sentence) and ``"reason"`` (a code from ``model_store.refusal``).
 """
 
 from __future__ import annotations
@@ -9,18 +11,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from model_store import preprocess
-from model_store.store import ModelStore, StoreError
+from model_store.images import read_image
+from model_store.refusal import Refusal
+from model_store.store import ModelStore
 
 
-def _prepare(path: str, dataset: str) -> np.ndarray | None:
-    with Image.open(path) as img:
-        pixels = np.asarray(img.convert("RGBA"))
+def _prepare(path: str, dataset: str) -> np.ndarray:
+    """The model input made from one file; ``Refusal`` when it cannot be read or holds nothing to read."""
+    pixels = read_image(path)
     prepared = preprocess.mnist_style(pixels) if dataset == "mnist" else preprocess.naive_resize(pixels)
+    if prepared.image is None:
+        raise Refusal({"empty": "image_empty", "blob": "image_blob"}[prepared.status])
     return prepared.image
 
 
@@ -39,19 +45,17 @@ def cmd_predict(args) -> int:
     for path in args.files:
         record: dict = {"file": path, "model": name}
         try:
-            image = _prepare(path, entry.dataset or "mnist")
-        except (OSError, UnidentifiedImageError, preprocess.PreprocessError) as exc:
-            record["error"] = f"cannot read image: {exc}"
+            result = predictor(_prepare(path, entry.dataset or "mnist"))
+        except Refusal as exc:
+            record.update(exc.as_record())
+            status = 1
+        except Exception as exc:  # a bug on one file must not stop the files after it
+            record["error"] = f"unexpected error: {type(exc).__name__}: {exc}"
             status = 1
         else:
-            if image is None:
-                record["error"] = "the image is empty (no ink found)"
-                status = 1
-            else:
-                result = predictor(image)
-                record.update(label=result.label, class_name=names[result.label],
-                              confidence=round(result.confidence, 6),
-                              probabilities=[round(float(p), 6) for p in result.probabilities])
+            record.update(label=result.label, class_name=names[result.label],
+                          confidence=round(result.confidence, 6),
+                          probabilities=[round(float(p), 6) for p in result.probabilities])
         print(json.dumps(record, ensure_ascii=False), flush=True)
     return status
 
@@ -60,6 +64,36 @@ def cmd_list(args) -> int:
     for entry in ModelStore().list():
         print(json.dumps({"name": entry.name, "dataset": entry.dataset, "shipped": entry.shipped,
                           "test_accuracy": entry.test_accuracy, "broken": entry.broken}, ensure_ascii=False))
+    return 0
+
+
+def cmd_add(args) -> int:
+    """The Models page's upload from a terminal: the same checks, sandbox process and evaluation. The test set and
+    class names come from ``training.datasets``, as on the page (this command is a front end, like a page)."""
+    from model_store.intake import add_model
+    from training.datasets import CLASS_NAMES, load_test
+
+    path = Path(args.file)
+    record: dict = {"file": str(path)}
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        record.update(Refusal("file_unreadable", detail=exc.strerror or str(exc)).as_record())
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+        return 1
+    test = load_test(args.dataset, args.data)
+    try:
+        added = add_model(ModelStore(), data, path.name, args.dataset, CLASS_NAMES[args.dataset],
+                          args.name or path.stem, test=None if test is None else (test.images, test.labels))
+    except Refusal as exc:
+        record.update(exc.as_record())
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+        return 1
+    entry = added.entry
+    record.update(name=entry.name, dataset=entry.dataset, test_accuracy=entry.test_accuracy,
+                  test_loss=entry.meta.get("test_loss"), params=entry.meta.get("params"),
+                  notes=[str(note) for note in added.notes])
+    print(json.dumps(record, ensure_ascii=False), flush=True)
     return 0
 
 
@@ -73,10 +107,18 @@ def main(argv=None) -> int:
     pr.set_defaults(func=cmd_predict)
     ls = sub.add_parser("list", help="list the models in the store (JSON line per model)")
     ls.set_defaults(func=cmd_list)
+    add = sub.add_parser("add", help="check, evaluate and store a model file (.keras or .h5), as the Models page's "
+                                     "upload does; one JSON line; exit 1 when refused")
+    add.add_argument("file")
+    add.add_argument("--name", help="name in the store (default: the file's name without its extension)")
+    add.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
+    add.add_argument("--data", help="folder with the real test set (default: $CONVSCOPE_DATA); without it the model "
+                                    "is stored unevaluated")
+    add.set_defaults(func=cmd_add)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except StoreError as exc:
+    except Refusal as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

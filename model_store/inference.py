@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from model_store.refusal import Refusal
+
 # Layers that finish a convolution block: the map a student wants to see is after them.
 _BLOCK_TAIL = ("BatchNormalization", "ReLU", "Activation", "LeakyReLU", "ELU", "PReLU")
 
@@ -159,3 +161,14 @@ class Predictor:
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         return self.predict_batch(images)[0]
+
+
+def check_reading(prediction: Prediction, class_count: int) -> Prediction:
+    """``prediction`` if it can be shown as one probability per class, else a ``Refusal``: NaN or infinite
+    outputs (a model whose training diverged) would show as "nan%" with every bar full."""
+    if not np.all(np.isfinite(prediction.probabilities)):
+        raise Refusal("prediction_not_finite")
+    if len(prediction.probabilities) != class_count:
+        raise Refusal("class_names_mismatch", outputs=len(prediction.probabilities), names=class_count)
+    return prediction
+

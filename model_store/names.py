@@ -4,35 +4,37 @@ from __future__ import annotations
 
 import unicodedata
 
+from model_store.refusal import Refusal
+
 MAX_LENGTH = 64
 MAX_BYTES = 200  # file systems allow 255 bytes; leave room for the suffix and a temp prefix
 _FORBIDDEN = set('/\\:*?"<>|')
 
 
-class InvalidName(ValueError):
-    """The name cannot be used; the message says why in words a user understands."""
+class InvalidName(Refusal):
+    """The name cannot be used; the code says why."""
 
 
 def clean_name(raw: str) -> str:
     """Return the normalised name or raise ``InvalidName``. Korean and other scripts are welcome."""
     if not isinstance(raw, str):
-        raise InvalidName("a name must be text")
+        raise InvalidName("name_not_text")
     name = unicodedata.normalize("NFC", raw).strip()
     if not name:
-        raise InvalidName("a name cannot be empty")
+        raise InvalidName("name_empty")
     if len(name) > MAX_LENGTH:
-        raise InvalidName(f"a name can have at most {MAX_LENGTH} characters (this one has {len(name)})")
+        raise InvalidName("name_too_long", limit=MAX_LENGTH, length=len(name))
     if len(name.encode("utf-8")) > MAX_BYTES:
-        raise InvalidName(f"this name is too long for a file name ({MAX_BYTES} bytes at most in UTF-8)")
+        raise InvalidName("name_too_many_bytes", limit=MAX_BYTES)
     if name.startswith("."):
-        raise InvalidName("a name cannot start with a dot")
+        raise InvalidName("name_leading_dot")
     bad = sorted({ch for ch in name if ch in _FORBIDDEN})
     if bad:
-        raise InvalidName(f"a name cannot contain {' '.join(bad)}")
+        raise InvalidName("name_forbidden_chars", chars=" ".join(bad))
     if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise InvalidName("a name cannot contain control characters")
+        raise InvalidName("name_control_chars")
     if ".." in name:
-        raise InvalidName("a name cannot contain '..'")
+        raise InvalidName("name_dots")
     return name
 
 

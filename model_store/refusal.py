@@ -18,16 +18,17 @@ REASONS = {
     "name_control_chars": "a name cannot contain control characters",
     "name_dots": "a name cannot contain '..'",
     # ---- the model store -----------------------------------------------------------------------------
-    "name_taken": "a model named {name} already exists; choose another name",
-    "name_taken_shipped": "a shipped model named {name} already exists; choose another name",
-    "model_not_found": "there is no model named {name}",
-    "model_read_only": "{name} is a shipped default and cannot be changed",
-    "model_broken": "the model {name} cannot be used: {problem}",
-    "model_wrong_dataset": "the model {name} is for {dataset}, not {wanted}",
+    "name_taken": "a model named '{name}' already exists; choose another name",
+    "name_taken_shipped": "a shipped model named '{name}' already exists; choose another name",
+    "model_not_found": "no model named '{name}'",
+    "model_read_only": "'{name}' is a shipped default and cannot be changed",
+    "model_broken": "the model '{name}' is broken: {problem}",
+    "model_wrong_dataset": "the model '{name}' is for {dataset}, not {wanted}",
     "store_read_only": "the model store cannot be written ({folder}): models can be used but not saved, "
                        "renamed or deleted",
-    "store_not_a_model": "{name} in the store is not a model file (a folder or a special file); remove it by hand",
+    "store_not_a_model": "'{name}' in the store is not a model file (a folder or a special file); remove it by hand",
     # ---- uploaded model files --------------------------------------------------------------------------
+    "file_unreadable": "cannot read the file ({detail})",
     "upload_extension": "only .keras or .h5 model files can be uploaded (this is {suffix})",
     "upload_empty": "the file is empty",
     "upload_too_big": "the file is larger than {limit_mb} MB",
@@ -66,12 +67,35 @@ REASONS = {
     "upload_out_of_memory": "opening the model needed more than {limit_mb} MB of memory",
     "upload_timeout": "opening and checking the model took longer than {seconds} s",
     "upload_crashed": "the process that opens the model stopped unexpectedly ({detail})",
+    "upload_too_slow": "one drawing takes this model {ms} ms on this server; live drawing needs under {limit_ms} ms",
+    "upload_busy": "another model is being checked right now; try again in a minute",
+    # notices: what was done to an accepted upload
+    "note_softmax_added": "its last layer gave raw scores (logits), so a Softmax layer was added to turn them into "
+                          "probabilities",
+    "note_layers_renamed": "layers renamed for TensorFlow, which allows no spaces or symbols in layer names: {names}",
     # ---- predictions -------------------------------------------------------------------------------------
     "prediction_not_finite": "the model gave no valid probabilities for this input (NaN or infinity): it is "
                              "broken; train or choose another model",
     "class_names_mismatch": "the model has {outputs} outputs but its metadata names {names} classes",
     # ---- images (issue 12: owned by the image work) ----------------------------------------------------
+    "image_cannot_open": "the file cannot be opened ({detail})",
+    "image_too_many_bytes": "the image file is larger than {limit_mb} MB: save it smaller (e.g. as a JPEG) and try again",
+    "image_too_large": "the image has {megapixels} megapixels; at most {limit} megapixels can be read: make it smaller "
+                       "and try again",
+    "image_unreadable": "this is not an image ConvScope can read, or the file is damaged: use a PNG or JPEG image",
+    "image_empty": "the image is blank (one flat colour): there is no ink to read",
+    "image_blob": "the image shows a dot or a filled area, not the strokes of a digit",
     # ---- training (issue 12: owned by the training work) ----------------------------------------------
+    "setting_not_one_of": "{setting} must be one of {choices}, not '{value}'",
+    "setting_not_whole": "{setting} must be a whole number (got {value})",
+    "setting_too_small": "{setting} must be at least {low} (got {value})",
+    "setting_out_of_range": "{setting} must be between {low} and {high} (got {value})",
+    "setting_lowered": "{setting} can be at most {limit}: {limit} will be used",
+    "setting_raised": "{setting} must be at least {limit}: {limit} will be used",
+    "training_not_finite": "the loss became NaN or infinite (not a number) in epoch {epoch}: a model trained like this "
+                           "answers nothing, so it cannot be saved. Lower the learning rate and train again",
+    "training_weights_not_finite": "the weights of layer '{layer}' became NaN or infinite: a model like this answers "
+                                   "nothing, so it cannot be saved. Lower the learning rate and train again",
 }
 
 
@@ -86,3 +110,27 @@ class Refusal(ValueError):
     def as_record(self) -> dict:
         """What a CLI prints for it: the sentence and the machine-readable reason."""
         return {"error": str(self), "reason": self.code}
+
+    def __reduce__(self):  # crosses a process pipe as its code and values (pickle would pass the sentence)
+        return _rebuilt, (type(self), self.code, self.values)
+
+
+def _rebuilt(cls, code: str, values: dict) -> Refusal:
+    """A subclass may take other arguments (a setting's field): set the code and values as ``Refusal`` does."""
+    refusal = cls.__new__(cls)
+    Refusal.__init__(refusal, code, **values)
+    return refusal
+
+
+class Notice:
+    """Something a user should know about what was done with what they gave (not a refusal): same catalogue."""
+
+    def __init__(self, code: str, **values):
+        self.code = code
+        self.values = values
+
+    def __str__(self) -> str:
+        return REASONS[self.code].format(**self.values)
+
+    def as_record(self) -> dict:
+        return {"code": self.code, "values": self.values}

@@ -8,8 +8,9 @@ import json
 import sys
 import time
 
+from model_store.refusal import Refusal
 from training import datasets, presets
-from training.trainer import OPTIMIZERS, ConfigError, TrainConfig
+from training.trainer import OPTIMIZERS, TrainConfig
 
 
 class ProgressBar:
@@ -47,21 +48,34 @@ def _summary(result) -> dict:
 
 
 def cmd_train(args) -> int:
-    from training.trainer import Trainer, result_metadata
+    """Every setting and the ``--save`` name are checked before any data is read: a refusal costs nothing. A run
+    whose loss went NaN is never saved: the summary is printed, the reason goes to stderr, the exit status is 1."""
+    from training.trainer import Trainer, check_finite, save_result
 
     config = TrainConfig(dataset=args.dataset, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
                          optimizer=args.optimizer, learning_rate=args.lr, cosine_decay=args.cosine,
                          validation_split=args.val_split, patience=args.patience, augment=args.augment,
                          subset=args.subset, seed=args.seed)
+    config.validate()
+    store = None
+    if args.save is not None:
+        from model_store.store import ModelStore
+
+        store = ModelStore()
+        args.save = store.check_new_name(args.save)
     data = datasets.load(args.dataset, args.data)
     result = Trainer(config, data.train, data.test, [ProgressBar()]).run()
     summary = _summary(result)
-    if args.save:
-        from model_store.store import ModelStore
-
-        summary["saved"] = ModelStore().save(result.model, result_metadata(result), args.save).name
+    try:
+        check_finite(result)
+    except Refusal as refusal:
+        print(json.dumps({**summary, **refusal.as_record()}))
+        print(f"error: {refusal}" + ("; nothing was saved" if store is not None else ""), file=sys.stderr)
+        return 1
+    if store is not None:
+        summary["saved"] = save_result(result, store, args.save).name
     print(json.dumps(summary))
-    return 0 if result.stop_reason != "nan" else 1
+    return 0
 
 
 def cmd_evaluate(args) -> int:
@@ -78,12 +92,22 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_defaults(args) -> int:
+    """Retrain each default; one whose loss went NaN is not written (the shipped one stays) and the status is 1."""
     from training.defaults import RECIPES, train_default
 
+    status = 0
     for dataset in [args.dataset] if args.dataset else list(RECIPES):
-        result = train_default(dataset, args.data, [ProgressBar()])
+        try:
+            result = train_default(dataset, args.data, [ProgressBar()])
+        except Refusal as refusal:
+            if refusal.code not in ("training_not_finite", "training_weights_not_finite"):
+                raise
+            print(json.dumps({"dataset": dataset, **refusal.as_record()}), flush=True)
+            print(f"error: {dataset}: {refusal}; the shipped model was kept", file=sys.stderr)
+            status = 1
+            continue
         print(json.dumps({"dataset": dataset, **_summary(result)}), flush=True)
-    return 0
+    return status
 
 
 def cmd_samples(args) -> int:
@@ -107,7 +131,7 @@ def main(argv=None) -> int:
     train = sub.add_parser("train", help="train a preset and optionally save it to the model store")
     train.add_argument("--dataset", choices=datasets.DATASETS, default="mnist")
     train.add_argument("--preset", choices=list(presets.PRESETS), default="tf-tutorial")
-    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--epochs", type=int, default=5)  # ranges: TrainConfig.validate, before any data is read
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     train.add_argument("--lr", type=float, default=1e-3)
@@ -130,7 +154,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (datasets.DatasetError, ConfigError) as exc:
+    except (datasets.DatasetError, Refusal) as exc:  # Refusal: ConfigError, InvalidName, NameTaken, ...
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

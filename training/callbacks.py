@@ -1,4 +1,5 @@
-"""The Keras callback behind the trainer: forwards numbers, honours stop requests, keeps the best weights.
+"""The Keras callback behind the trainer: forwards numbers, honours stop requests, keeps the best weights, and ends
+a training whose loss becomes NaN or infinite at once (``stop_reason`` "nan": see ``trainer.check_finite``).
 
 Imported only when a training starts, so that importing ``training`` stays free of TensorFlow.
 """
@@ -27,8 +28,7 @@ class Reporter(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         if not math.isfinite(logs.get("loss", 0.0)):
-            self.result.stop_reason = "nan"
-            self.model.stop_training = True
+            self._not_finite()
         elif self.trainer.stop_requested:
             self.result.stop_reason = "stopped"
             self.model.stop_training = True
@@ -50,11 +50,19 @@ class Reporter(keras.callbacks.Callback):
         logs["epoch"] = epoch + 1
         logs["seconds"] = time.perf_counter() - self.epoch_start
         self.result.history.append(logs)
+        if not all(math.isfinite(logs[k]) for k in ("loss", "val_loss") if k in logs):
+            self._not_finite()  # e.g. a validation loss that went NaN after the last batch's update
         value = logs.get(self.monitor, math.inf)
         if value < self.best_value:
             self.best_value, self.result.best_epoch = value, epoch + 1
             self.best_weights = self.model.get_weights()
         self.trainer._emit("on_epoch", epoch + 1, logs, self.model)
+
+    def _not_finite(self):
+        """The loss is NaN or infinite: nothing more can be learned (Keras' TerminateOnNaN, and the epoch noted)."""
+        self.result.stop_reason = "nan"
+        self.result.non_finite_epoch = self.result.non_finite_epoch or self.epoch
+        self.model.stop_training = True
 
     def restore_best(self):
         """Put back the weights of the best whole epoch (a stop mid-epoch keeps those, not the partial ones)."""

@@ -25,15 +25,17 @@ RECIPES = {
 
 
 def train_default(dataset: str, data_dir=None, listeners=(), out_dir=None):
-    """Train one default model from its recipe and write it into the shipped defaults folder."""
+    """Train one default model from its recipe and write it into the shipped defaults folder (a training whose loss
+    went NaN raises ``check_finite``'s ``Refusal`` and leaves the folder as it was)."""
     import os
 
     from model_store.store import DEFAULTS_DIR, ModelStore
     from training import datasets
-    from training.trainer import Trainer, result_metadata
+    from training.trainer import Trainer, check_finite, result_metadata, save_result
 
     data = datasets.load(dataset, data_dir)
     result = Trainer(RECIPES[dataset], data.train, data.test, listeners).run()
+    check_finite(result)  # before the shipped model is deleted: a NaN run keeps the old one
     meta = result_metadata(result)
     meta["source"] = "shipped-default"
     meta["command"] = f"python -m training defaults --dataset {dataset}"
@@ -42,5 +44,5 @@ def train_default(dataset: str, data_dir=None, listeners=(), out_dir=None):
     name = DEFAULT_NAMES[dataset]
     if any(e.name == name for e in store.list()):
         store.delete(name)
-    store.save(result.model, meta, name)
+    save_result(result, store, name, meta)
     return result

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from model_store.refusal import Refusal
 from training import datasets
 from training.trainer import TrainConfig, TrainResult
 
@@ -135,6 +136,7 @@ class Snapshot:
     best_epoch: int | None
     stop_requested: bool
     saved_as: str | None
+    not_savable: tuple[str, dict] | None = None  # why the model can never be saved: a Refusal's code and values
 
     @property
     def active(self) -> bool:
@@ -150,7 +152,13 @@ class Snapshot:
 
     @property
     def can_save(self) -> bool:
-        return self.done and self.epochs_run > 0 and self.reason != "nan" and self.saved_as is None
+        return (self.done and self.epochs_run > 0 and self.reason != "nan" and self.not_savable is None
+                and self.saved_as is None)
+
+    @property
+    def save_refusal(self) -> Refusal | None:
+        """Why this run's model can never be saved (its training went NaN: ``trainer.check_finite``), or None."""
+        return Refusal(self.not_savable[0], **self.not_savable[1]) if self.not_savable else None
 
     def describe(self) -> str:
         c = self.config
@@ -254,7 +262,7 @@ class TrainingJob:
 
     # -- the thread -------------------------------------------------------------------------------------
     def _run(self) -> None:
-        from training.trainer import Trainer
+        from training.trainer import Trainer, check_finite
 
         try:
             data = self._load(self.config.dataset)
@@ -270,8 +278,11 @@ class TrainingJob:
                 trainer.request_stop()
             result = trainer.run()
             self.result = result
-            if result.stop_reason == "nan":
-                self._finish("failed", "nan", f"the loss became NaN (not a number) in epoch {self._state.epoch}")
+            try:
+                check_finite(result)
+            except Refusal as refusal:  # NaN never ships: the run fails, and says why it cannot be saved
+                self._update(not_savable=(refusal.code, dict(refusal.values)))
+                self._finish("failed", "nan", str(refusal))
                 return
             if result.epochs_run and len(data.test.labels):
                 self._update(phase="evaluating", epoch_eta=None, total_eta=None)
@@ -463,13 +474,20 @@ class TrainingJob:
         return meta
 
     def save(self, store, name: str):
-        """Save the trained (best) model to ``store`` under ``name``; returns the store entry."""
+        """Save the trained (best) model to ``store`` under ``name``; returns the store entry. A run that went NaN
+        raises its ``Refusal`` (``Snapshot.save_refusal``); a refused name (``InvalidName``, ``NameTaken``) leaves
+        the model here, to be saved under another name."""
+        from training.trainer import save_result
+
         snap = self.snapshot()
+        if snap.save_refusal is not None:
+            raise snap.save_refusal
         if not snap.can_save:
             raise RuntimeError("this job has no model to save" if snap.saved_as is None else f"already saved as {snap.saved_as}")
         if self.result is None:
             raise RuntimeError("the trained model was released from memory (the run was dismissed or replaced)")
-        entry = store.save(self._trained_model(), self.metadata(), name)
+        self._trained_model()
+        entry = save_result(self.result, store, name, self.metadata())
         self._update(saved_as=entry.name)
         return entry
 

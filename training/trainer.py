@@ -14,14 +14,20 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from model_store.refusal import Refusal
 from training import presets
 from training.datasets import CLASS_NAMES, Split
+from training.ranges import SETTING_NAMES
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+MAX_SEED = 2**32 - 1  # what NumPy's and Python's seeding take
 
 
-class ConfigError(ValueError):
-    """A training setting is out of range; the message says which and why."""
+class ConfigError(Refusal):
+    """A training setting cannot be used; the code says why, ``values["field"]`` which ``TrainConfig`` field."""
+
+    def __init__(self, code: str, field: str, **values):
+        super().__init__(code, setting=SETTING_NAMES[field], field=field, **values)
 
 
 @dataclass
@@ -41,24 +47,24 @@ class TrainConfig:
     deterministic: bool = False  # bit-for-bit reruns (slower)
 
     def validate(self) -> None:
-        if self.dataset not in CLASS_NAMES:
-            raise ConfigError(f"dataset must be one of {', '.join(CLASS_NAMES)}, not {self.dataset!r}")
-        if self.preset not in presets.PRESETS:
-            raise ConfigError(f"preset must be one of {', '.join(presets.PRESETS)}, not {self.preset!r}")
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ConfigError(f"epochs must be a whole number of at least 1 (got {self.epochs})")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ConfigError(f"batch size must be at least 1 (got {self.batch_size})")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        """Raise ``ConfigError`` for the first setting that cannot be used."""
+        for name, choices in (("dataset", CLASS_NAMES), ("preset", presets.PRESETS), ("optimizer", OPTIMIZERS)):
+            if getattr(self, name) not in choices:
+                raise ConfigError("setting_not_one_of", name, choices=", ".join(choices), value=getattr(self, name))
+        for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("subset", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if value is None and name == "subset":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError("setting_not_whole", name, value=value)
+            if value < low:
+                raise ConfigError("setting_too_small", name, low=low, value=value)
+        if self.seed > MAX_SEED:
+            raise ConfigError("setting_out_of_range", "seed", low=0, high=MAX_SEED, value=self.seed)
         if not (0 < self.learning_rate < 10) or not math.isfinite(self.learning_rate):
-            raise ConfigError(f"learning rate must be between 0 and 10 (got {self.learning_rate})")
+            raise ConfigError("setting_out_of_range", "learning_rate", low=0, high=10, value=self.learning_rate)
         if not 0 <= self.validation_split < 1:
-            raise ConfigError(f"validation split must be in [0, 1) (got {self.validation_split})")
-        if self.patience < 0:
-            raise ConfigError("patience must be 0 (off) or more")
-        if self.subset is not None and self.subset < 1:
-            raise ConfigError(f"training subset must be at least 1 image (got {self.subset})")
+            raise ConfigError("setting_out_of_range", "validation_split", low=0, high=1, value=self.validation_split)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,6 +81,7 @@ class TrainResult:
     stop_reason: str = "finished"  # finished | early-stopping | stopped | nan
     best_epoch: int | None = None
     train_size: int = 0
+    non_finite_epoch: int | None = None  # the epoch in which the loss became NaN or infinite
 
     @property
     def epochs_run(self) -> int:
@@ -221,3 +228,27 @@ def result_metadata(result: TrainResult) -> dict:
         "test_loss": result.test_loss,
         "training_seconds": round(result.seconds, 1),
     }
+
+
+def check_finite(result: TrainResult) -> None:
+    """Refuse a training whose model must never be saved: its loss became NaN or infinite (in a batch, or an
+    epoch's training or validation loss: ``Refusal("training_not_finite", epoch=...)``), or its final weights
+    hold a NaN or infinite value (``Refusal("training_weights_not_finite", layer=...)``). Returns quietly
+    otherwise. A result whose model is not in memory (a training process' file not read yet) is judged by its
+    numbers alone."""
+    bad_epochs = [h.get("epoch", n + 1) for n, h in enumerate(result.history)
+                  if not all(math.isfinite(h[k]) for k in ("loss", "val_loss") if k in h)]
+    if result.stop_reason == "nan" or bad_epochs:
+        epoch = result.non_finite_epoch or (bad_epochs[0] if bad_epochs else result.epochs_run + 1)
+        raise Refusal("training_not_finite", epoch=epoch)
+    if result.model is not None:
+        for layer in result.model.layers:
+            if not all(np.isfinite(np.asarray(weight)).all() for weight in layer.weights):
+                raise Refusal("training_weights_not_finite", layer=layer.name)
+
+
+def save_result(result: TrainResult, store, name: str, meta: dict | None = None):
+    """Save a trained model to ``store`` under ``name`` (``meta``: its metadata, ``result_metadata`` by default);
+    returns the store entry. Refuses (``check_finite``) a model whose training went NaN: it never ships."""
+    check_finite(result)
+    return store.save(result.model, meta if meta is not None else result_metadata(result), name)

@@ -66,7 +66,7 @@ class MirroredJob(TrainingJob):
     def _finish(self, status: str, reason: str, message: str) -> None:
         if self.result is not None:
             model, self.result.model = self.result.model, None
-            if model is not None and self._state.epochs_run:
+            if model is not None and self._state.epochs_run and self._state.not_savable is None:  # NaN: no file
                 model.save(self._save_to)
                 self._send("model", self._save_to)
             self._send("result", self.result)

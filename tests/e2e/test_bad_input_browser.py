@@ -326,3 +326,46 @@ def test_upload_above_the_size_limit_is_refused(browser, app_server, tmp_path):
         assert model_table(page) == table
     finally:
         context.close()
+
+
+def test_a_zip_bomb_model_is_refused_with_the_reason_and_no_traceback(browser, app_server, tmp_path):
+    """A real small model whose config.json unpacks to 200 MB of spaces: refused from the zip's directory, in
+    the server, before anything inflates it; the page says why and shows no traceback."""
+    import zipfile
+
+    import keras
+
+    good = tmp_path / "good.keras"
+    keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]).save(good)
+    bomb = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            content = source.read(name)
+            target.writestr(name, content[:-1] + b" " * (200 * 2**20) + b"}" if name == "config.json" else content)
+    assert bomb.stat().st_size < 2**20
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(SLOW)
+    try:
+        page.goto(f"{app_server['url']}/models")
+        expect(page.locator(MAIN).get_by_role("heading", level=1)).to_have_text(EN["models.title"], timeout=SLOW)
+        wait_idle(page)
+        table = model_table(page)
+        page.locator("[data-testid='stButtonGroup']").get_by_text(EN["models.section.upload"], exact=True).click()
+        uploader = page.locator("[data-testid='stFileUploader']").filter(has_text=EN["models.upload.file"])
+        expect(uploader).to_be_visible(timeout=SLOW)
+        wait_idle(page)
+        uploader.locator("input[type=file]").set_input_files(str(bomb))
+        button = page.get_by_role("button", name=EN["models.upload.button"])
+        expect(button).to_be_enabled()
+        wait_idle(page)
+        button.click()
+        error = page.locator(f"{MAIN} [data-testid='stAlertContentError']").first
+        expect(error).to_contain_text("bomb.keras was refused", timeout=SLOW)
+        expect(error).to_contain_text("zip bomb")
+        page.screenshot(path=str(ARTIFACTS / "bad-input-zip-bomb.png"))
+        assert_no_exception(page)
+        wait_idle(page)
+        assert model_table(page) == table
+    finally:
+        context.close()

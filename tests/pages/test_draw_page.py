@@ -107,3 +107,41 @@ def test_low_confidence_is_marked():
     at = AppTest.from_function(page).run()
     texts = [md.value for md in at.markdown]
     assert "low confidence" in texts[0] and "low confidence" not in texts[1]
+
+
+def store_user_model(tmp_path, name: str, meta: dict, nan: bool = False) -> None:
+    """A tiny digit model in the test's store, made the active digit model (NaN weights if ``nan``)."""
+    import keras
+    import numpy as np
+
+    from model_store.store import ModelStore
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    if nan:
+        model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+    store = ModelStore(user_dir=tmp_path / "models")
+    store.save(model, {"dataset": "mnist", "created_at": "2026-01-01T00:00:00+00:00", **meta}, name)
+    store.set_active("mnist", name)
+
+
+@pytest.mark.parametrize(("meta", "nan", "message"), [
+    ({}, True, "NaN or infinity"),
+    ({"class_names": ["a", "b", "c"]}, False, "its metadata names 3 classes"),
+])
+def test_a_model_that_cannot_give_sensible_probabilities_shows_why_not_bars(monkeypatch, tmp_path, meta, nan, message):
+    import streamlit as st
+
+    monkeypatch.setenv("CONVSCOPE_MODELS", str(tmp_path / "models"))
+    store_user_model(tmp_path, "odd", meta, nan=nan)
+    install_fake_canvas(monkeypatch)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    FakeCanvas.image = drawing(SEVEN)
+    at.run()
+    assert not at.exception, at.exception
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert predicted(at) is None
+    assert not [h for h in at.get("html") if "data-testid='probabilities'" in h.proto.body]

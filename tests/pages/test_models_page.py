@@ -4,6 +4,7 @@ confirmation, upload of good and bad files, and comparing two models. Models and
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,11 @@ def test_delete_asks_first(env):
     assert any("Deleted beta" in s.value for s in at.success)
 
 
+def shown(markdown: str) -> str:
+    """What a person reads: Markdown's backslash escapes removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def upload(at, filename: str, data: bytes, name: str | None = None) -> AppTest:
     at.segmented_control(key="models_section").set_value("upload").run()
     at.file_uploader(key="models_file").upload(filename, data)
@@ -123,7 +129,7 @@ def upload(at, filename: str, data: bytes, name: str | None = None) -> AppTest:
 
 def test_upload_of_a_good_h5_model_evaluates_and_stores_it(env):
     at = upload(open_models(), "colab_model.h5", model_file(env / "colab.h5", input_shape=(784,)))
-    assert any("Added **colab_model**" in s.value and "Test accuracy" in s.value for s in at.success), at.success
+    assert any("Added **colab_model**" in shown(s.value) and "Test accuracy" in s.value for s in at.success), at.success
     meta = json.loads((env / "models" / "colab_model.json").read_text())
     assert meta["source"] == "upload" and meta["original_filename"] == "colab_model.h5" and meta["input_shape"] == [784]
     assert 0 <= meta["test_accuracy"] <= 1 and len(meta["confusion_matrix"]) == 10
@@ -137,7 +143,7 @@ def test_upload_of_a_good_h5_model_evaluates_and_stores_it(env):
 ])
 def test_upload_of_bad_files_is_refused_with_the_reason(env, filename, make, reason):
     at = upload(open_models(), filename, make(env))
-    assert any(reason in e.value for e in at.error), [e.value for e in at.error]
+    assert any(reason in shown(e.value) for e in at.error), [e.value for e in at.error]
     assert Path(filename).stem not in table(at)
 
 
@@ -155,3 +161,52 @@ def test_compare_two_models(env):
     assert sum("data-testid='probabilities'" in h.proto.body for h in at.get("html")) == 2  # bars per model
     at.number_input(key="models_cmp_image_mnist").set_value(5).run()
     assert not at.exception
+
+
+# ---- hostile input ---------------------------------------------------------------------------------------
+def zip_bomb(path: Path) -> bytes:
+    """A real tiny model whose config.json is padded with 64 MB of spaces (~64 KB zipped)."""
+    import io
+    import zipfile
+
+    good = model_file(path)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            content = source.read(name)
+            target.writestr(name, content[:-1] + b" " * (64 * 2**20) + b"}" if name == "config.json" else content)
+    return out.getvalue()
+
+
+def test_a_zip_bomb_upload_is_refused_with_the_reason(env):
+    at = upload(open_models(), "bomb.keras", zip_bomb(env / "bomb.keras"))
+    assert any("compressed" in e.value and "zip bomb" in e.value for e in at.error), [e.value for e in at.error]
+    assert "bomb" not in table(at)
+
+
+def test_one_model_with_bad_metadata_breaks_no_page_and_can_be_deleted(env):
+    (env / "models" / "alpha.json").write_text(json.dumps({"dataset": "mnist", "test_accuracy": "high",
+                                                            "created_at": 1700000000}))
+    at = open_models()
+    rows = table(at)
+    assert "test_accuracy must be a number" in rows["alpha"]["Problem"]
+    at.selectbox(key="models_pick").set_value("alpha").run()
+    at.text_input(key="models_new_name").set_value("gamma")
+    at.button(key="models_rename").click().run()
+    assert any("broken" in e.value for e in at.error), "renaming would write over what is left of it"
+    assert json.loads((env / "models" / "alpha.json").read_text())["test_accuracy"] == "high"
+    at.button(key="models_delete").click().run()
+    at.button(key="models_delete_yes").click().run()
+    assert not at.exception and "alpha" not in table(at)
+    for page in ("app_pages/draw.py", "app_pages/fashion.py", "app_pages/train.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+
+
+def test_a_name_with_markdown_is_shown_as_typed(env):
+    at = open_models()
+    at.selectbox(key="models_pick").set_value("alpha").run()
+    at.text_input(key="models_new_name").set_value("_it_ [click](x)")
+    at.button(key="models_rename").click().run()
+    notice = next(s.value for s in at.success if "Renamed" in s.value)
+    assert "\\_it\\_ \\[click\\](x)" in notice and shown(notice) == "Renamed alpha to _it_ [click](x)."

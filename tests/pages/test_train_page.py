@@ -7,6 +7,7 @@ A real one-epoch training runs in the page's background thread; the test waits o
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -116,19 +117,111 @@ def the_job_count() -> int:
     return len(ui.jobs().jobs())
 
 
-def test_a_name_that_is_taken_is_refused_with_the_reason(env):
-    at = open_train(env)
-    at.number_input(key="tr_epochs").set_value(1)
+def train_tiny(at: AppTest) -> None:
+    """Start a one-epoch mlp-baseline run on 100 images from the page and wait until it is done."""
     at.toggle(key="tr_use_subset").set_value(True).run()
     at.number_input(key="tr_subset").set_value(100)
     at.selectbox(key="tr_preset").set_value("mlp-baseline").run()
     at.number_input(key="tr_epochs").set_value(1)
     at.button(key="tr_start").click().run()
+    assert not at.exception, at.exception
     assert the_job().wait(120)
     at.run()
-    at.text_input(key="tr_save_name").set_value("convscope-digits")  # a shipped default's name
+    assert not at.exception, at.exception
+
+
+def shown(elements) -> list[str]:
+    """The texts of Markdown elements as a person reads them (the backslash escapes of typed values removed)."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in elements]
+
+
+def errors(at: AppTest) -> list[str]:
+    return shown(at.error)
+
+
+def test_a_bad_or_taken_name_is_told_before_the_click_and_the_model_waits_for_a_good_one(env):
+    from model_store.store import ModelStore
+
+    at = open_train(env)
+    train_tiny(at)
+    job = the_job()
+    assert not at.button(key="tr_save").disabled  # the default name is free
+    at.text_input(key="tr_save_name").set_value("convscope-digits").run()  # a shipped default's name
+    assert any("a shipped model named 'convscope-digits' already exists" in e for e in errors(at)), errors(at)
+    assert at.button(key="tr_save").disabled
+    pasted = "x" * 500  # no max_chars: a long paste is kept as typed, with the reason
+    at.text_input(key="tr_save_name").set_value(pasted).run()
+    assert at.text_input(key="tr_save_name").value == pasted
+    assert any("a name can have at most 64 characters (this one has 500)" in e for e in errors(at)), errors(at)
+    assert at.button(key="tr_save").disabled
+
+    at.text_input(key="tr_save_name").set_value("mine").run()
+    assert errors(at) == [] and not at.button(key="tr_save").disabled
+    ModelStore().save(job.result.model, {"dataset": "mnist"}, "mine")  # another session, between check and click
     at.button(key="tr_save").click().run()
-    assert any("already exists" in e.value for e in at.error), [e.value for e in at.error]
+    assert not at.exception, at.exception
+    assert any("a model named 'mine' already exists" in e for e in errors(at)), errors(at)
+    assert job.result is not None and job.snapshot().saved_as is None  # the trained model is still here
+    at.text_input(key="tr_save_name").set_value("a good name").run()
+    assert errors(at) == [] and not at.button(key="tr_save").disabled
+    at.button(key="tr_save").click().run()
+    assert not at.exception, at.exception
+    assert any("a good name" in s.value for s in at.success)
+    assert (env / "models" / "a good name.keras").is_file() and job.snapshot().saved_as == "a good name"
+
+
+@pytest.mark.parametrize(("lang", "failed", "reason"), [
+    ("en", "The training failed: the loss became NaN or infinite (not a number) in epoch 1",
+     "a model trained like this answers nothing, so it cannot be saved"),
+    ("ko", "훈련 실패: 에포크 1에서 손실이 NaN 또는 무한대(숫자가 아님)가 되었습니다",
+     "이렇게 훈련된 모델은 아무것도 답하지 못하므로 저장할 수 없습니다"),
+])
+def test_a_training_whose_loss_went_nan_cannot_be_saved_and_says_why(env, monkeypatch, lang, failed, reason):
+    import numpy as np
+
+    from training import presets
+
+    real_build = presets.build
+
+    def poisoned(name):  # the output layer's weights are NaN: the first batch's loss is NaN
+        model = real_build(name)
+        kernel = model.get_layer("probabilities").kernel
+        kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+        return model
+
+    monkeypatch.setattr(presets, "build", poisoned)
+    at = open_train(env)
+    at.selectbox(key="lang").set_value(lang).run()
+    train_tiny(at)
+    assert any(e.startswith(failed) and reason in e for e in errors(at)), errors(at)
+    assert at.button(key="tr_save").disabled and not at.get("text_input")
+    assert the_job().snapshot().save_refusal.code == "training_not_finite"
+
+
+def test_numbers_out_of_range_are_brought_into_it_with_a_note_never_silently(env):
+    from app_pages import ui
+    from training.jobs import load_dataset
+
+    at = open_train(env)
+    at.number_input(key="tr_epochs").set_value(100000)
+    at.number_input(key="tr_patience").set_value(-4).run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="tr_epochs").value == 100000  # what was typed stays in the field...
+    notes = shown(at.warning)
+    assert "Epochs can be at most 200: 200 will be used" in notes, notes  # ...and the note says what is used
+    assert any("must be at least 0: 0 will be used" in n for n in notes), notes
+    at.selectbox(key="lang").set_value("ko").run()
+    assert "에포크은(는) 최대 200입니다: 200(으)로 훈련합니다" in shown(at.warning)
+
+    gate = threading.Event()
+    registry = ui.jobs()
+    registry.data_loader = lambda name: gate.wait(60) and load_dataset(name)
+    at.button(key="tr_start").click().run()
+    job = the_job()
+    assert (job.config.epochs, job.config.patience) == (200, 0)  # the range's end, as the note said
+    job.request_stop()
+    gate.set()
+    assert job.wait(60)
 
 
 def test_others_see_that_the_server_is_busy_and_cannot_start_a_second(env):

@@ -1,4 +1,6 @@
-"""``python -m training``: train and evaluate print JSON; bad data or settings exit 2 with one clear line."""
+"""``python -m training``: train and evaluate print JSON; bad data or settings exit 2 with one clear line.
+
+``python -m model_store predict``: one JSON line per file, in order, whatever is wrong with any one of them."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+import model_store.__main__ as store_cli
 import training.__main__ as cli  # imported at collection, so ProgressBar's default stream is not a test's capture
 from model_store.store import ModelStore
-from tests.unit.unit_data import NO_NETWORK_PROXY
+from tests.unit.image_files import black_png, encode, seven, square
+from tests.unit.unit_data import NO_NETWORK_PROXY, meta_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ["train", "--subset", "200", "--epochs", "1", "--dataset", "mnist", "--preset", "mlp-baseline",
@@ -108,3 +112,148 @@ def test_missing_data_exits_2_without_traceback(tmp_path):
 def test_data_option_after_the_subcommand(data_root, capsys):
     assert cli.main([*TRAIN, "--data", str(data_root)]) == 0
     assert last_json_line(capsys.readouterr().out)["epochs_run"] == 1
+
+
+# ---- python -m training: refusals before the work, and NaN never ships (issue 12) ----------------------------
+def poisoned_build(real_build):
+    """presets.build whose output layer starts with NaN weights: the first batch's loss is NaN."""
+    import numpy as np
+
+    def build(name):
+        model = real_build(name)
+        kernel = model.get_layer("probabilities").kernel
+        kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+        return model
+    return build
+
+
+@pytest.fixture
+def no_data_read(monkeypatch):
+    """Fails the test if the command reads a dataset (a refusal must come before any of the work)."""
+    from training import datasets
+
+    def load(*args, **kwargs):
+        pytest.fail("the dataset was read before the refusal")
+
+    monkeypatch.setattr(datasets, "load", load)
+
+
+@pytest.mark.parametrize(("name", "taken_as"), [("TAKEN", "a model named 'taken'"),
+                                                ("convscope-digits", "a shipped model named 'convscope-digits'")])
+def test_a_taken_save_name_is_refused_before_any_data_is_read(name, taken_as, tmp_path, monkeypatch, capsys,
+                                                             no_data_read, tiny_model):
+    from tests.unit.unit_data import meta_for
+
+    models = tmp_path / "models"
+    ModelStore(user_dir=models).save(tiny_model, meta_for("mnist"), "taken")
+    monkeypatch.setenv("CONVSCOPE_MODELS", str(models))
+    assert cli.main([*TRAIN, "--save", name]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {taken_as} already exists; choose another name") and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("a/b", "a name cannot contain /"),
+    ("x" * 500, "a name can have at most 64 characters (this one has 500)"),
+    ("  ", "a name cannot be empty"),
+    ("..hidden", "a name cannot start with a dot"),
+])
+def test_an_invalid_save_name_is_refused_before_any_data_is_read(name, reason, tmp_path, monkeypatch, capsys,
+                                                                 no_data_read):
+    monkeypatch.setenv("CONVSCOPE_MODELS", str(tmp_path / "models"))
+    assert cli.main([*TRAIN, "--save", name]) == 2
+    assert capsys.readouterr().err == f"error: {reason}\n"
+
+
+@pytest.mark.parametrize(("option", "value", "reason"), [
+    ("--epochs", "-1", "epochs must be at least 1 (got -1)"),
+    ("--subset", "0", "training subset must be at least 1 (got 0)"),
+    ("--patience", "-2", "patience must be at least 0 (got -2)"),
+    ("--seed", "-3", "seed must be at least 0 (got -3)"),
+    ("--lr", "1e6", "learning rate must be between 0 and 10 (got 1000000.0)"),
+    ("--val-split", "1.5", "validation split must be between 0 and 1 (got 1.5)"),
+])
+def test_bad_settings_are_refused_before_any_data_is_read(option, value, reason, capsys, no_data_read):
+    assert cli.main([*TRAIN, option, value]) == 2
+    assert capsys.readouterr().err == f"error: {reason}\n"
+
+
+@pytest.mark.parametrize("save", [True, False])
+def test_a_training_whose_loss_went_nan_is_never_saved(save, data_root, tmp_path, monkeypatch, capsys):
+    from training import presets
+
+    models = tmp_path / "models"
+    monkeypatch.setenv("CONVSCOPE_MODELS", str(models))
+    monkeypatch.setattr(presets, "build", poisoned_build(presets.build))
+    assert cli.main(["--data", str(data_root), *TRAIN, *(["--save", "nan-model"] if save else [])]) == 1
+    captured = capsys.readouterr()
+    summary = last_json_line(captured.out)
+    assert summary["stop_reason"] == "nan" and summary["reason"] == "training_not_finite" and "saved" not in summary
+    assert captured.err.splitlines()[-1] == (
+        "error: the loss became NaN or infinite (not a number) in epoch 1: a model trained like this answers nothing, "
+        "so it cannot be saved. Lower the learning rate and train again" + ("; nothing was saved" if save else ""))
+    assert "nan-model" not in [e.name for e in ModelStore(user_dir=models).list()]
+
+
+def test_defaults_keep_the_shipped_model_when_the_training_goes_nan(data_root, tmp_path, monkeypatch, capsys,
+                                                                    tiny_model):
+    from model_store import store
+    from tests.unit.unit_data import meta_for
+    from training import presets
+
+    shipped = tmp_path / "defaults"
+    ModelStore(user_dir=shipped, defaults_dir=tmp_path / "none").save(tiny_model, meta_for("mnist"), "convscope-digits")
+    before = {p.name: p.read_bytes() for p in shipped.iterdir()}
+    monkeypatch.setattr(store, "DEFAULTS_DIR", shipped)  # never the repository's own defaults
+    monkeypatch.setattr(presets, "build", poisoned_build(presets.build))
+    assert cli.main(["--data", str(data_root), "defaults", "--dataset", "mnist"]) == 1
+    captured = capsys.readouterr()
+    summary = last_json_line(captured.out)
+    assert (summary["dataset"], summary["reason"]) == ("mnist", "training_not_finite")
+    assert captured.err.splitlines()[-1].startswith("error: mnist: the loss became NaN or infinite (not a number)")
+    assert captured.err.splitlines()[-1].endswith("; the shipped model was kept")
+    assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
+
+
+# ---- python -m model_store predict ---------------------------------------------------------------------
+def test_predict_answers_every_file_in_order_and_goes_on_after_a_refused_one(tmp_path, monkeypatch, capsys, tiny_model):
+    """A huge PNG (Pillow's decompression bomb), garbage, a blank canvas and a blob among good drawings."""
+    models = tmp_path / "models"
+    monkeypatch.setenv("CONVSCOPE_MODELS", str(models))
+    ModelStore(user_dir=models).save(tiny_model, meta_for("mnist"), "cli-digits")
+    files = {
+        "good.png": encode(seven(280, 280)),
+        "huge.png": black_png(14_000, 14_000),
+        "garbage.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
+        "blank.png": encode(seven(280, 280, ink="white")),
+        "blob.png": encode(square(280, 280)),
+        "photo.jpg": encode(seven(4000, 3000), "JPEG"),
+    }
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+
+    assert store_cli.main(["predict", "--model", "cli-digits", *paths]) == 1
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["file"] for line in lines] == paths
+    assert all(line["model"] == "cli-digits" for line in lines)
+    reasons = [line.get("reason") for line in lines]
+    assert reasons == [None, "image_too_large", "image_unreadable", "image_empty", "image_blob", None]
+    for line in (lines[0], lines[-1]):
+        assert "error" not in line and 0 <= line["label"] <= 9 and len(line["probabilities"]) == 10
+    assert lines[1]["error"].startswith("the image has 196 megapixels; at most 50 megapixels can be read")
+    assert lines[3]["error"].startswith("the image is blank") and lines[4]["error"].startswith("the image shows a dot")
+    assert "Traceback" not in err
+
+
+def test_predict_exits_0_when_every_file_is_read(tmp_path, monkeypatch, capsys, tiny_model):
+    models = tmp_path / "models"
+    monkeypatch.setenv("CONVSCOPE_MODELS", str(models))
+    ModelStore(user_dir=models).save(tiny_model, meta_for("mnist"), "cli-digits")
+    (tmp_path / "seven.png").write_bytes(encode(seven(300, 200)))
+    assert store_cli.main(["predict", "--model", "cli-digits", str(tmp_path / "seven.png"), str(tmp_path / "none.png")]) == 1
+    good, missing = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "label" in good and missing["reason"] == "image_cannot_open"
+    assert store_cli.main(["predict", "--model", "cli-digits", str(tmp_path / "seven.png")]) == 0

@@ -104,7 +104,9 @@ def test_a_stop_while_the_data_loads_never_trains(data):
     assert (s.status, s.reason, s.epochs_run, s.can_save) == ("stopped", "stopped", 0, False)
 
 
-def test_nan_loss_is_a_failed_status_with_nothing_to_save(data, monkeypatch):
+def test_nan_loss_is_a_failed_status_with_nothing_to_save(data, monkeypatch, tmp_path):
+    from model_store.refusal import Refusal
+    from model_store.store import ModelStore
     from training import presets
 
     real_build = presets.build
@@ -120,6 +122,39 @@ def test_nan_loss_is_a_failed_status_with_nothing_to_save(data, monkeypatch):
     s = job.snapshot()
     assert (s.status, s.reason) == ("failed", "nan") and "NaN" in s.message
     assert not s.can_save and s.evaluation is None
+    assert (s.save_refusal.code, s.save_refusal.values) == ("training_not_finite", {"epoch": 1})
+    assert s.message == str(s.save_refusal)
+    store = ModelStore(user_dir=tmp_path / "models", defaults_dir=tmp_path / "none")
+    with pytest.raises(Refusal) as info:
+        job.save(store, "nan model")
+    assert info.value.code == "training_not_finite" and store.list() == []
+
+
+def test_nan_weights_with_a_finite_loss_fail_too_and_are_never_evaluated(data, monkeypatch):
+    """A NaN pixel in every training image: ReLU keeps the loss finite, the first layer's weights go NaN."""
+    images = data.train.images.astype(np.float32)
+    images[:, 0, 0] = np.nan
+    poisoned = Dataset("mnist", Split(images, data.train.labels), data.test, source="memory")
+    job = run(poisoned, preset="mlp-baseline", epochs=1)
+    s = job.snapshot()
+    assert (s.status, s.reason, s.epochs_run) == ("failed", "nan", 1) and s.evaluation is None and not s.can_save
+    assert (s.save_refusal.code, s.save_refusal.values) == ("training_weights_not_finite", {"layer": "dense"})
+
+
+def test_a_refused_name_keeps_the_model_for_another_name(data, tmp_path):
+    from model_store.names import InvalidName
+    from model_store.store import ModelStore, NameTaken
+
+    store = ModelStore(user_dir=tmp_path / "models", defaults_dir=tmp_path / "none")
+    job = run(data, preset="mlp-baseline", epochs=1)
+    store.save(job.result.model, job.metadata(), "taken")
+    with pytest.raises(NameTaken):
+        job.save(store, "Taken")
+    with pytest.raises(InvalidName, match="at most 64 characters"):
+        job.save(store, "x" * 500)
+    assert job.result is not None and job.snapshot().can_save and job.snapshot().saved_as is None
+    assert job.save(store, "another name").name == "another name"
+    assert {e.name for e in store.list()} == {"another name", "taken"}
 
 
 @pytest.mark.parametrize(("error", "reason", "text"), [

@@ -112,7 +112,10 @@ def test_derived_files_are_named_by_the_model_files_content(store, tiny_model, c
 
 def test_deleting_a_model_removes_only_its_own_derived_files(store, tiny_model, conv_model):
     store.save(tiny_model, meta_for(), "a")
-    store.save_file(store.get("a").path, meta_for(), "twin")  # the same file content as "a"
+    with store.work_dir() as work:
+        copy = work / "copy.keras"
+        copy.write_bytes(store.get("a").path.read_bytes())
+        store.add_file(copy, meta_for(), "twin")  # the same file content as "a"
     store.save(conv_model, meta_for(), "c")
     a, c = (store.derived_path(store.get(name).path, "litert.tflite") for name in "ac")
     a.parent.mkdir()
@@ -145,16 +148,21 @@ def test_user_dir_from_environment(monkeypatch, tmp_path, tiny_model):
     assert (tmp_path / "from-env" / "env-model.json").is_file()
 
 
-def test_save_file(store, tmp_path, conv_model):
-    path = tmp_path / "upload.keras"
-    conv_model.save(path)
-    entry = store.save_file(path, meta_for("fashion-mnist"), "uploaded")
+def test_add_file_moves_a_checked_file_in_and_its_work_dir_goes(store, conv_model):
+    with store.work_dir() as work:
+        path = work / "upload.keras"
+        conv_model.save(path)
+        content = path.read_bytes()
+        entry = store.add_file(path, meta_for("fashion-mnist"), "uploaded")
+        assert not path.exists(), "moved, not copied"
+        conv_model.save(path)
+        with pytest.raises(NameTaken):
+            store.add_file(path, meta_for(), "UPLOADED")
+    assert not work.exists()
     assert entry.name == "uploaded" and entry.dataset == "fashion-mnist" and entry.meta["name"] == "uploaded"
-    assert entry.path.read_bytes() == path.read_bytes()
+    assert entry.path.read_bytes() == content
     x = probe_input()
     np.testing.assert_allclose(np.asarray(store.load("uploaded")(x)), np.asarray(conv_model(x)), atol=1e-6)
-    with pytest.raises(NameTaken):
-        store.save_file(path, meta_for(), "UPLOADED")
 
 
 def test_a_compiled_model_is_stored_with_its_weights(store, tiny_model):

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from model_store.refusal import Refusal
 from tests.unit.unit_data import learnable_images
 from training import presets
 from training.datasets import CLASS_NAMES, Split
@@ -19,7 +20,9 @@ from training.trainer import (
     Trainer,
     TrainResult,
     _split_train,
+    check_finite,
     result_metadata,
+    save_result,
     to_float,
 )
 
@@ -67,25 +70,28 @@ def same_weights(a, b) -> bool:
 
 # ---- settings ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"epochs": 0}, "epochs must be a whole number of at least 1"),
+    ({"epochs": 0}, r"epochs must be at least 1 \(got 0\)"),
     ({"epochs": -3}, "epochs"),
-    ({"epochs": 2.5}, "epochs"),
+    ({"epochs": 2.5}, r"epochs must be a whole number \(got 2.5\)"),
     ({"batch_size": 0}, "batch size must be at least 1"),
     ({"batch_size": 16.0}, "batch size"),
     ({"optimizer": "adagrad"}, "optimizer must be one of adam, adamw, sgd, rmsprop"),
     ({"optimizer": "Adam"}, "optimizer"),
-    ({"patience": -1}, "patience must be 0"),
-    ({"subset": 0}, "subset must be at least 1 image"),
+    ({"patience": -1}, "patience must be at least 0"),
+    ({"patience": 1.5}, "patience must be a whole number"),
+    ({"subset": 0}, "training subset must be at least 1"),
     ({"subset": -10}, "subset"),
     ({"learning_rate": 0.0}, "learning rate"),
     ({"learning_rate": -1e-3}, "learning rate"),
-    ({"learning_rate": 10.0}, "learning rate"),
+    ({"learning_rate": 10.0}, "learning rate must be between 0 and 10"),
     ({"learning_rate": float("nan")}, "learning rate"),
     ({"learning_rate": float("inf")}, "learning rate"),
     ({"validation_split": 1.0}, "validation split"),
     ({"validation_split": -0.1}, "validation split"),
     ({"dataset": "cifar10"}, "dataset must be one of mnist, fashion-mnist"),
     ({"preset": "resnet50"}, "preset must be one of"),
+    ({"seed": -1}, "seed must be at least 0"),
+    ({"seed": 2**32}, "seed must be between 0 and 4294967295"),
 ])
 def test_validate_refuses(changes, message):
     bad = TrainConfig(**changes)
@@ -97,6 +103,14 @@ def test_validate_refuses(changes, message):
 
 def test_config_error_is_a_value_error():
     assert issubclass(ConfigError, ValueError)
+
+
+def test_config_error_is_a_refusal_that_names_the_field():
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(batch_size=0).validate()
+    assert isinstance(info.value, Refusal) and info.value.code == "setting_too_small"
+    assert info.value.values == {"setting": "batch size", "field": "batch_size", "low": 1, "value": 0}
+    assert str(info.value) == "batch size must be at least 1 (got 0)"
 
 
 @pytest.mark.parametrize("changes", [
@@ -291,6 +305,111 @@ def test_nan_loss_stops_the_run(train_split, test_split):
     assert result.test_accuracy is None and result.test_loss is None  # a NaN model is not evaluated
     assert recorder.ends == [result]
     assert result_metadata(result)["stop_reason"] == "nan"
+
+
+# ---- NaN never ships ---------------------------------------------------------------------------------------
+def test_a_nan_loss_is_refused_at_save_and_nothing_is_written(train_split, test_split, store, monkeypatch):
+    monkeypatch.setattr(presets, "build", poisoned_build(presets.build))
+    result = run(train_split, test_split, epochs=3, batch_size=16)
+    assert (result.stop_reason, result.non_finite_epoch, result.epochs_run) == ("nan", 1, 0)
+    with pytest.raises(Refusal) as info:
+        check_finite(result)
+    assert info.value.code == "training_not_finite" and info.value.values == {"epoch": 1}
+    assert "the loss became NaN or infinite (not a number) in epoch 1" in str(info.value)
+    with pytest.raises(Refusal, match="cannot be saved"):
+        save_result(result, store, "nan-run")
+    assert store.list() == []
+
+
+def test_nan_in_the_data_leaves_a_finite_loss_but_nan_weights_and_is_refused(train_split, store):
+    """One NaN pixel per image: ReLU swallows the NaN (the loss stays at chance, finite, for the whole run) while
+    the first layer's weights become NaN. Only the weights tell; such a model must not ship."""
+    images = train_split.images.astype(np.float32)
+    images[:, 0, 0] = np.nan
+    result = run(Split(images, train_split.labels), None, epochs=2, batch_size=16, validation_split=0.0)
+    assert result.stop_reason == "finished" and all(math.isfinite(h["loss"]) for h in result.history)
+    with pytest.raises(Refusal) as info:
+        save_result(result, store, "nan-weights")
+    assert info.value.code == "training_weights_not_finite" and info.value.values == {"layer": "dense"}
+    assert store.list() == []
+
+
+def test_a_validation_loss_that_goes_nan_ends_the_run_after_that_epoch(train_split):
+    """The weights go NaN after the last batch of epoch 1 (its training loss was finite): the epoch's val_loss is
+    NaN, and the run stops there (not two more epochs), with that epoch named."""
+    def poison_after_the_last_batch(recorder, epoch, batch):
+        if (epoch, batch) == (1, 6):
+            kernel = recorder.trainer.model.get_layer("probabilities").kernel
+            kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+
+    recorder = Recorder(poison_after_the_last_batch)
+    trainer = Trainer(config(epochs=3, batch_size=32, subset=200, validation_split=0.1), train_split, None, [recorder])
+    recorder.trainer = trainer
+    result = trainer.run()
+    assert recorder.begin[0]["steps_per_epoch"] == 6
+    assert all(math.isfinite(logs["loss"]) for _, _, logs in recorder.batches)
+    assert result.stop_reason == "nan" and result.epochs_run == 1 and math.isnan(result.history[0]["val_loss"])
+    assert result.non_finite_epoch == 1 and len(recorder.batches) == 6
+    with pytest.raises(Refusal, match="in epoch 1"):
+        check_finite(result)
+
+
+def test_weights_that_hold_infinity_are_refused_even_with_a_finite_loss(tiny_model):
+    """An output unit with a -inf bias gets probability 0 and the other nine stay finite, but such a model must
+    not ship."""
+    import keras
+
+    model = keras.models.clone_model(tiny_model)
+    model.set_weights(tiny_model.get_weights())
+    history = [{"epoch": 1, "loss": 0.5, "accuracy": 0.9}]
+    check_finite(TrainResult(config=config(), model=model, history=history))  # all finite: no refusal
+    bias = model.get_layer("probabilities").bias
+    bias.assign(np.where(np.arange(10) == 3, -np.inf, np.asarray(bias)).astype(np.float32))
+    with pytest.raises(Refusal) as info:
+        check_finite(TrainResult(config=config(), model=model, history=history))
+    assert info.value.code == "training_weights_not_finite" and info.value.values == {"layer": "probabilities"}
+
+
+@pytest.mark.parametrize("history", [
+    [{"epoch": 1, "loss": 0.4}, {"epoch": 2, "loss": float("inf")}],
+    [{"epoch": 1, "loss": 0.4, "val_loss": 0.3}, {"epoch": 2, "loss": 0.3, "val_loss": float("nan")}],
+])
+def test_a_history_with_a_non_finite_loss_is_refused_naming_its_epoch(history):
+    """Judged by its numbers alone (no model in memory, as for a training process' result)."""
+    with pytest.raises(Refusal) as info:
+        check_finite(TrainResult(config=config(), model=None, history=history))
+    assert (info.value.code, info.value.values) == ("training_not_finite", {"epoch": 2})
+
+
+def test_save_result_saves_a_finite_run(normal_run, store):
+    _, result = normal_run
+    entry = save_result(result, store, "finite")
+    assert entry.name == "finite" and entry.meta["history"] == result.history
+
+
+def test_train_default_refuses_a_nan_run_and_keeps_the_shipped_model(tmp_path, monkeypatch, tiny_model):
+    from model_store.store import ModelStore
+    from tests.unit.unit_data import meta_for, write_dataset
+    from training.defaults import DEFAULT_NAMES, train_default
+
+    write_dataset(tmp_path / "data" / "mnist", n_train=64, n_test=16)
+    shipped = tmp_path / "defaults"
+    ModelStore(user_dir=shipped, defaults_dir=tmp_path / "none").save(tiny_model, meta_for("mnist"), DEFAULT_NAMES["mnist"])
+    before = sorted(p.name for p in shipped.iterdir())
+    monkeypatch.setattr(presets, "build", poisoned_build(presets.build))
+    with pytest.raises(Refusal, match="cannot be saved"):
+        train_default("mnist", str(tmp_path / "data"), out_dir=shipped)
+    assert sorted(p.name for p in shipped.iterdir()) == before  # the shipped model was not deleted
+
+
+def poisoned_build(real_build):
+    """presets.build whose output layer starts with NaN weights: the first batch's loss is NaN."""
+    def build(name):
+        model = real_build(name)
+        kernel = model.get_layer("probabilities").kernel
+        kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+        return model
+    return build
 
 
 def test_early_stopping_is_reported(train_split, monkeypatch):

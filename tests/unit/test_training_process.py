@@ -73,6 +73,23 @@ def test_a_stop_reaches_the_training_process(tiny_data):
     assert s.can_save and s.evaluation is not None
 
 
+def test_a_diverged_training_in_the_process_is_refused_at_save(tiny_data, tmp_path):
+    """SGD at a learning rate of 9.9 blows the weights up to NaN or infinity: the process says why the model cannot
+    be saved, the server's job mirrors it, and its save refuses."""
+    from model_store.refusal import Refusal
+
+    job = JobRegistry(isolated=True).start(config(optimizer="sgd", learning_rate=9.9))
+    assert job.wait(240), job.snapshot()
+    s = job.snapshot()
+    assert (s.status, s.reason, s.phase) == ("failed", "nan", "done"), s.message
+    assert s.save_refusal.code in ("training_not_finite", "training_weights_not_finite")
+    assert s.message == str(s.save_refusal) and s.evaluation is None and not s.can_save
+    store = ModelStore(user_dir=tmp_path / "models", defaults_dir=tmp_path / "none")
+    with pytest.raises(Refusal, match="cannot be saved"):
+        job.save(store, "diverged")
+    assert store.list() == []
+
+
 def test_a_failure_in_the_process_is_a_status(no_data_env, tmp_path):
     no_data_env.setenv("CONVSCOPE_DATA", str(tmp_path / "empty"))
     job = JobRegistry(isolated=True).start(config())
