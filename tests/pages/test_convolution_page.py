@@ -38,8 +38,8 @@ def upload(lang: str, filename: str, data: bytes) -> AppTest:
 
 
 REFUSED = {
-    ("huge", "en"): "the image has 196 megapixels; at most 50 megapixels can be read",
-    ("huge", "ko"): "이미지가 196메가픽셀입니다. 최대 50메가픽셀까지 읽을 수 있으니",
+    ("huge", "en"): "the image has 196 megapixels; at most 16 megapixels can be read",
+    ("huge", "ko"): "이미지가 196메가픽셀입니다. 최대 16메가픽셀까지 읽을 수 있으니",
     ("garbage", "en"): "this is not an image ConvScope can read, or the file is damaged",
     ("garbage", "ko"): "ConvScope가 읽을 수 있는 이미지가 아니거나 파일이 손상되었습니다",
 }
