@@ -4,12 +4,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages import i18n, ui
+from app_pages import i18n, resources, sidebar
 from app_pages.i18n import t
+from app_pages.workarounds import keep_keras_state
 
 # A local favicon: a material icon would be fetched from Google on every page (offline classrooms).
 st.set_page_config(page_title="ConvScope", page_icon=str(Path(__file__).parent / "app_pages" / "favicon.png"), layout="wide")
-ui.keep_keras_state()
+keep_keras_state()
 
 i18n.lang()
 page = st.navigation([
@@ -24,8 +25,8 @@ with st.sidebar:
     st.title("ConvScope")
     st.caption(t("app.tagline"))
 i18n.language_picker()
-ui.presentation_toggle()
-for dataset in ui.DATASETS:
-    ui.model_picker(dataset)
-ui.warm_up_current_models()
+sidebar.presentation_toggle()
+for dataset in resources.DATASETS:
+    sidebar.model_picker(dataset)
+resources.warm_up_once(sidebar.current_model(dataset) for dataset in resources.DATASETS)
 page.run()

@@ -27,7 +27,8 @@ def percent(p: float, decimals: int = 0) -> str:
 
 def probability_html(probabilities, names: list[str], true_label: int | None = None, large: bool = False,
                      key: str = "probabilities") -> str:
-    """The bars for ``probabilities`` (one per name); the predicted class is blue, a missed true class orange."""
+    """The bars for ``probabilities`` (one per name); the predicted class is blue, a missed true class orange (and
+    marked ``data-mark='predicted'`` / ``'true'`` for tests)."""
     p = np.asarray(probabilities, dtype=float).ravel()
     if len(p) != len(names):
         raise ValueError(f"{len(p)} probabilities for {len(names)} class names")
@@ -35,11 +36,13 @@ def probability_html(probabilities, names: list[str], true_label: int | None = N
     row_height, font = (34, 1.35) if large else (22, 0.9)
     rows = []
     for i, (name, value) in enumerate(zip(names, p)):
-        colour = PREDICTED if i == predicted else TRUE if i == true_label else OTHER
+        mark = "predicted" if i == predicted else "true" if i == true_label else None
+        colour = {"predicted": PREDICTED, "true": TRUE}.get(mark, OTHER)
+        marked = f" data-mark='{mark}'" if mark else ""
         weight = 700 if i in (predicted, true_label) else 400
         width = max(0.0, min(1.0, value)) * 100
         rows.append(
-            f"<div data-class='{i}' data-p='{value:.6f}' title='{html.escape(str(name))}: {value:.2%}' "
+            f"<div data-class='{i}' data-p='{value:.6f}'{marked} title='{html.escape(str(name))}: {value:.2%}' "
             f"style='display:flex;align-items:center;gap:.5em;height:{row_height}px'>"
             f"<span style='flex:0 0 34%;text-align:right;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;"
             f"font-weight:{weight}'>{html.escape(str(name))}</span>"

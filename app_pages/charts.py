@@ -1,6 +1,6 @@
-"""Views shared by the Train and Models pages: learning curves, the confusion matrix, image galleries, probe maps.
+"""Charts of the Train and Models pages: learning curves, the confusion matrix, a model's layer table.
 
-Each function draws from plain numbers (a history list, a matrix, arrays); none of them trains or loads anything.
+Each function draws from plain numbers (a history list, a matrix, layer rows); none of them trains or loads anything.
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import ui
 from app_pages.i18n import t
-from model_store import preprocess, render
+from app_pages.sidebar import chart_height, presenting
 
 PALETTE = ["#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176", "#4db6ac", "#f06292", "#90a4ae", "#aed581"]
 TRAIN, VAL = "#4fc3f7", "#ffb74d"
@@ -19,10 +18,10 @@ TRAIN, VAL = "#4fc3f7", "#ffb74d"
 
 def _layout(fig: go.Figure, title: str, y_title: str, percent: bool = False, height: int = 300) -> go.Figure:
     fig.update_layout(
-        title=title, height=ui.chart_height(height), margin=dict(l=10, r=10, t=40, b=10),
+        title=title, height=chart_height(height), margin=dict(l=10, r=10, t=40, b=10),
         xaxis=dict(title=t("chart.epoch"), rangemode="tozero"), yaxis=dict(title=y_title, tickformat=".0%" if percent else None),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
-        font=dict(size=18 if ui.presenting() else 13), uirevision="keep",
+        font=dict(size=18 if presenting() else 13), uirevision="keep",
     )
     return fig
 
@@ -66,19 +65,6 @@ def compare_curves(runs: list[tuple[str, list[dict]]], key: str) -> None:
             st.plotly_chart(fig, key=f"{key}_{metric}", config={"displayModeBar": False})
 
 
-def thumbnail(image: np.ndarray, scale: int = 3) -> np.ndarray:
-    return render.enlarge(preprocess.from_uint8(image), scale=scale, grid=False)
-
-
-def gallery(images: np.ndarray, captions: list[str], per_row: int = 8, width: int = 84) -> None:
-    """Small images with a caption each, in rows."""
-    for start in range(0, len(images), per_row):
-        cols = st.columns(per_row)
-        for col, image, caption in zip(cols, images[start:start + per_row], captions[start:start + per_row]):
-            with col:
-                st.image(thumbnail(image), caption=caption, width=width)
-
-
 def confusion_matrix(matrix: np.ndarray, names: list[str], key: str) -> tuple[int, int] | None:
     """The confusion matrix as a heatmap (rows true, columns predicted); returns the cell the user clicked, if any.
 
@@ -100,10 +86,10 @@ def confusion_matrix(matrix: np.ndarray, names: list[str], key: str) -> tuple[in
         unselected=dict(marker=dict(opacity=0.0)), hovertemplate=t("chart.cm_hover") + "<extra></extra>", showlegend=False,
     ))
     fig.update_layout(
-        height=ui.chart_height(460), margin=dict(l=10, r=10, t=30, b=10),
+        height=chart_height(460), margin=dict(l=10, r=10, t=30, b=10),
         xaxis=dict(title=t("chart.predicted"), type="category", side="top", range=[-0.5, n - 0.5]),
         yaxis=dict(title=t("chart.true"), type="category", range=[n - 0.5, -0.5]),
-        font=dict(size=16 if ui.presenting() else 12), clickmode="event+select", dragmode=False,
+        font=dict(size=16 if presenting() else 12), clickmode="event+select", dragmode=False,
     )
     event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points", config={"displayModeBar": False})
     try:
@@ -115,31 +101,6 @@ def confusion_matrix(matrix: np.ndarray, names: list[str], key: str) -> tuple[in
         if x in labels and y in labels:
             return labels.index(y), labels.index(x)
     return None
-
-
-def probe_maps(probes, probe_image: np.ndarray | None, key: str, live: bool) -> None:
-    """The probe image's first-layer feature maps at a chosen epoch (epoch 0: before training)."""
-    if not probes:
-        st.caption(t("train.probe.none"))
-        return
-    epochs = [p.epoch for p in probes]
-    if len(epochs) > 1:
-        # While live, a new slider per recorded epoch follows the newest one; afterwards one slider keeps its place.
-        slider_key = f"{key}_epoch_{len(epochs)}" if live else f"{key}_epoch"
-        chosen = st.slider(t("train.probe.epoch"), epochs[0], epochs[-1], epochs[-1], key=slider_key,
-                           help=t("train.probe.help"))
-    else:
-        chosen = epochs[0]
-    probe = next(p for p in probes if p.epoch == chosen)
-    cols = st.columns([1] + [3] * len(probe.layers))
-    with cols[0]:
-        if probe_image is not None:
-            st.image(thumbnail(probe_image, scale=4), caption=t("train.probe.image"), width=112)
-    for col, (layer, maps) in zip(cols[1:], probe.layers):
-        h, w, c = maps.shape
-        with col:
-            st.image(render.tile_channels(maps, scale=max(1, 56 // h)),
-                     caption=t("train.probe.layer", layer=layer, h=h, w=w, c=c, epoch=chosen))
 
 
 def layer_rows(layers: list[dict]) -> list[dict]:

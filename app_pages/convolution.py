@@ -5,11 +5,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import ui
+from app_pages import i18n, resources
 from app_pages.i18n import refusal, t
+from app_pages.sidebar import current_model
 from model_store import convolution as conv
 from model_store import preprocess, render
 from model_store.images import read_image
+from model_store.model_input import to_float
 from model_store.refusal import Refusal
 
 
@@ -51,9 +53,9 @@ def input_image() -> np.ndarray | None:
         return prepared.image
     if source is None:
         return None
-    test = ui.test_set(source)
+    test = resources.test_set(source)
     index = st.number_input(t("common.test_image"), 0, len(test.labels) - 1, 0, key=f"conv_index_{source}")
-    return preprocess.from_uint8(test.images[index])
+    return to_float(test.images[index])
 
 
 def kernel_input() -> np.ndarray:
@@ -111,18 +113,19 @@ def main():
     st.subheader(t("conv.network"))
     source = st.session_state.get("conv_source")
     dataset = "fashion-mnist" if source == "fashion-mnist" else "mnist"
-    model = ui.current_model(dataset)
-    found = conv.first_layer_kernels(ui.predictor(model).model) if model else None
+    model = current_model(dataset)
+    found = conv.first_layer_kernels(resources.predictor(model).model) if model else None
     if found is None:
         st.info(t("conv.no_conv"))
         return
     layer, kernels = found
     try:
         best, similarity = conv.most_similar(kernels, kernel)
-    except ValueError as exc:
-        st.info(str(exc))
+    except ValueError:  # the model's first layer has kernels of another size (e.g. 5x5)
+        st.info(t("conv.other_size", model=i18n.as_text(model), layer=i18n.as_text(layer), k=kernels.shape[1], size=size))
         return
-    st.markdown(t("conv.similar", model=model, layer=layer, index=best, similarity=f"{similarity:.2f}"))
+    st.markdown(t("conv.similar", model=i18n.as_text(model), layer=i18n.as_text(layer), index=best,
+                  similarity=f"{similarity:.2f}"))
     n1, n2 = st.columns(2)
     with n1:
         st.dataframe(pd.DataFrame(kernels[best]).round(3), hide_index=True, key="conv_best_kernel")

@@ -6,9 +6,12 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import bars, inside, stroke_send, ui
+from app_pages import bars, reading, resources, stroke_send, views
 from app_pages.i18n import t
+from app_pages.sidebar import current_model, presenting
+from app_pages.workarounds import keep_widget_state
 from model_store import preprocess
+from model_store.model_input import to_float
 
 DATASET = "mnist"
 CANVAS = 280
@@ -24,7 +27,7 @@ def drawing_input(stroke: int):
 
 
 def mnist_digit_input():
-    test = ui.test_set(DATASET)
+    test = resources.test_set(DATASET)
     if not test.full:
         st.caption(t("common.sample_only", dataset="MNIST", count=len(test.labels)))
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
@@ -32,35 +35,35 @@ def mnist_digit_input():
         if st.button(t("common.random"), icon=":material/casino:", key="mnist_random", width="stretch"):
             st.session_state.mnist_pick = int(np.random.default_rng().integers(len(test.labels)))
     with c1:
-        pos = ui.pick_test_image(test, "mnist_pick", t("common.test_image"),
-                                   help=t("draw.mnist_help_full" if test.full else "draw.mnist_help_sample"))
+        pos = views.pick_test_image(test, "mnist_pick", t("common.test_image"),
+                                      help=t("draw.mnist_help_full" if test.full else "draw.mnist_help_sample"))
     label = int(test.labels[pos])
     st.caption(t("draw.mnist_caption", index=int(test.indices[pos]), label=label))
-    return preprocess.from_uint8(test.images[pos]), label
+    return to_float(test.images[pos]), label
 
 
 KEPT = ("draw_source", "stroke_width", "compare_naive", "show_values", "draw_explain", "draw_filters", "mnist_pick")
 
 
 def main():
-    ui.keep_widget_state(*KEPT)
+    keep_widget_state(*KEPT)
     # Defaults set here, not on the widgets: a kept widget with a default makes Streamlit warn.
     st.session_state.setdefault("draw_source", "draw")
     st.session_state.setdefault("stroke_width", 18)
     st.title(t("draw.title"))
     st.caption(t("draw.intro"))
-    model = ui.current_model(DATASET)
+    model = current_model(DATASET)
     if model is None:
         st.error(t("draw.no_model"))
         return
-    drawing_and_reading(model, ui.class_names(model, DATASET))
+    drawing_and_reading(model, resources.class_names(model, DATASET))
 
 
 @st.fragment
 def drawing_and_reading(model: str, names: list[str]):
     """Everything a stroke changes. A fragment: a stroke reruns (and the browser redraws) this part only, not the
     sidebar, navigation and title."""
-    ui.keep_widget_state(*KEPT)  # a stroke's run is this fragment's alone: it must keep the toggles itself
+    keep_widget_state(*KEPT)  # a stroke's run is this fragment's alone: it must keep the toggles itself
     left, right = st.columns([3, 2], gap="large")  # the 280 px canvas fits a tablet held upright
     with left:
         sources = {"draw": t("draw.source.draw"), "mnist": t("draw.source.mnist")}
@@ -75,7 +78,7 @@ def drawing_and_reading(model: str, names: list[str]):
             prepared = None if canvas is None else preprocess.mnist_style(canvas, polarity="light-on-dark")
             if prepared is None or prepared.status == "empty":
                 st.info(t("draw.hint"))
-                ui.warm_up(model)
+                resources.warm_up(model)
                 return
             if prepared.status != "ok":
                 st.warning(t("draw.blob"))
@@ -84,41 +87,27 @@ def drawing_and_reading(model: str, names: list[str]):
             st.session_state.last_drawing = image  # the Convolution page can use it
             naive = preprocess.naive_resize(canvas, polarity="light-on-dark").image
     with right:
-        with st.spinner(t("common.loading_model")):  # shown after 0.5 s only: the first stroke after a start
-            prediction = ui.prediction(model, image, names)
+        wrong = None if true_label is None else t("draw.wrong_is", label=names[true_label])
+        prediction = reading.answer(model, image, names, "draw", true_label, wrong)
         if prediction is None:
             return
-        verdict = None
-        if true_label is not None:
-            verdict = t("common.correct") if prediction.label == true_label else t("draw.wrong_is", label=names[true_label])
-        ui.prediction_headline(names[prediction.label], prediction.confidence, verdict, image)
-        ui.probability_bars(prediction.probabilities, names, key="draw_probs", true_label=true_label)
 
     st.subheader(t("draw.sees"))
     compare = naive is not None and st.toggle(t("draw.compare"), key="compare_naive", help=t("draw.compare_help"))
-    show_values = not ui.presenting() and st.checkbox(t("input.values"), key="show_values")
+    show_values = not presenting() and st.checkbox(t("input.values"), key="show_values")
     cols = st.columns(2 if compare else 1)
     with cols[0]:
-        ui.model_input_view(image, t("draw.caption_mnist"), "mnist_style", show_values)
+        views.model_input_view(image, t("draw.caption_mnist"), "mnist_style", show_values)
     if compare:
-        naive_pred = ui.prediction(model, naive, names)
+        naive_pred = resources.prediction(model, naive, names)
         with cols[1]:
-            ui.model_input_view(naive, t("draw.caption_naive"), "naive", show_values)
+            views.model_input_view(naive, t("draw.caption_naive"), "naive", show_values)
             if naive_pred is not None:
                 text = t("draw.naive_reads", label=html.escape(names[naive_pred.label]),
                          confidence=bars.percent(naive_pred.confidence, 0))
                 st.markdown(f"<span data-testid='naive-prediction'>{text}</span>", unsafe_allow_html=True)
 
-    st.subheader(t("maps.title"))
-    ui.feature_maps_view(prediction, key="draw_maps")
-    st.subheader(t("explain.title"))
-    if st.toggle(t("explain.toggle"), key="draw_explain"):
-        inside.explanation_view(model, image, prediction.label, names, key="draw_explain_view")
-    if ui.presenting():
-        return  # fewer controls on a projector
-    st.subheader(t("filters.title"))
-    if st.toggle(t("filters.toggle"), key="draw_filters"):
-        inside.filters_view(model, key="draw_filters_view")
+    reading.look_inside(model, image, prediction, names, "draw")
 
 
 main()

@@ -1,7 +1,8 @@
 """Every string a user reads, in English and Korean. The strings live in locales/<lang>.json.
 
 ``t("key", name=...)`` formats the string of the session's language; a missing key falls back to
-English, and tests fail when a key exists in one language and not the other.
+English, and tests fail when a key exists in one language and not the other. A sentence that counts
+something (``tn``) may have a singular form, ``key.one``, in the languages that have one (English).
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ def t(key: str, **values) -> str:
     if text is None:
         text = strings("en")[key]
     return text.format(**values) if values else text
+
+
+def tn(key: str, count: int, **values) -> str:
+    """``t`` for a sentence that counts something: a language with a singular form has it as ``key.one`` (English:
+    "1 epoch"), used when ``count`` is 1; a language without plurals (Korean) has ``key`` only."""
+    one = f"{key}.one"
+    return t(one if count == 1 and one in strings(lang()) else key, **values)
 
 
 def as_text(value) -> str:

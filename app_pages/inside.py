@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages import ui
-from app_pages.i18n import t
+from app_pages import resources
+from app_pages.i18n import t, tn
 from model_store import explain, render
 
 FILTERS_PER_PAGE = 8
@@ -14,7 +14,7 @@ FILTERS_PER_PAGE = 8
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def _explanation(model_name: str, image: np.ndarray, method: str, class_index: int, layer: str | None):
-    model = ui.predictor(model_name).model
+    model = resources.predictor(model_name).model
     if method == "gradcam":
         return explain.grad_cam(model, image, class_index, layer)
     return explain.saliency(model, image, class_index)
@@ -22,7 +22,7 @@ def _explanation(model_name: str, image: np.ndarray, method: str, class_index: i
 
 def explanation_view(model_name: str, image: np.ndarray, predicted: int, names: list[str], key: str):
     """Where the evidence for a class sits: Grad-CAM or saliency, over the input."""
-    model = ui.predictor(model_name).model
+    model = resources.predictor(model_name).model
     layers = explain.conv_layer_names(model)
     methods = {"gradcam": t("explain.gradcam"), "saliency": t("explain.saliency")}
     if not layers:
@@ -53,7 +53,7 @@ def filters_view(model_name: str, key: str):
     """The Conv2D kernels: the first layer's as small images, deeper layers page by page."""
     import keras
 
-    model = ui.predictor(model_name).model
+    model = resources.predictor(model_name).model
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     if not convs:
         st.info(t("maps.none"))
@@ -66,7 +66,7 @@ def filters_view(model_name: str, key: str):
     scale = max(4, 48 // k)
     if n_in == 1:
         st.image(render.tile_channels(weights[:, :, 0, :], scale=scale, cmap="RdBu_r", value_range=(-limit, limit)),
-                 caption=t("filters.first", n=n_out, k=k))
+                 caption=tn("filters.first", n_out, n=n_out, k=k))
     else:
         pages = (n_out + FILTERS_PER_PAGE - 1) // FILTERS_PER_PAGE
         page = st.number_input(t("filters.page", pages=pages), 1, pages, 1, key=f"{key}_page_{index}") - 1

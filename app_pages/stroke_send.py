@@ -1,7 +1,7 @@
 """Send a drawing to the server the moment a stroke ends.
 
 streamlit-drawable-canvas 0.13 waits a fixed 200 ms after every stroke before it sends the drawing (a debounce
-in its JavaScript, with no parameter). That wait alone was two thirds of our mouse-up to prediction time. The
+in its JavaScript, with no parameter), and every prediction would wait for it (the README has the figures). The
 canvas has its own "Update the app with this drawing" button, which sends at once and cancels that wait; this
 invisible component presses it at the end of every stroke that started on a canvas. If a future canvas
 version renames the button, nothing breaks: the canvas simply sends after its own delay again

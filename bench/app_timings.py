@@ -39,16 +39,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.load import (  # noqa: E402
+    DATA_DEFAULT,
     PROBED_LAUNCHER,
-    app_env,
     grouped,
     load_average,
     log_lines,
     percentile,
-    stop_app,
     watch_errors,
 )
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, start_app, wait_healthy  # noqa: E402
+from harness.app import app_env, launch_app, stop_app, wait_healthy  # noqa: E402
+from harness.chromium import (  # noqa: E402
+    SIDEBAR_NAV,
+    chromium_missing,
+    exceptions_shown,
+    launch,
+    new_tab,
+    open_from_sidebar,
+    wait_idle,
+)
+from harness.draw import UPPER_CANVAS  # noqa: E402
 
 LOCALE = json.loads((ROOT / "app_pages" / "locales" / "en.json").read_text())
 # (sidebar label, page title) in the order the switches go round
@@ -56,8 +65,6 @@ PAGES = [(LOCALE[nav], LOCALE[title]) for nav, title in [
     ("nav.draw", "draw.title"), ("nav.fashion", "fashion.title"), ("nav.convolution", "conv.title"),
     ("nav.dataset", "data.title"), ("nav.train", "train.title"), ("nav.models", "models.title")]]
 WATCHED = ("tensorflow", "keras", "plotly")
-CANVAS = "[data-testid=stBidiComponentIsolated] canvas.upper-canvas"
-SIDEBAR_NAV = "[data-testid='stSidebarNav']"
 
 # `streamlit run` with an import watcher: the first import of each WATCHED module is written (monotonic clock,
 # thread, innermost line of this repository on the stack) to CONVSCOPE_BENCH_IMPORTS. Nothing is imported early.
@@ -81,12 +88,11 @@ sys.meta_path.insert(0, _Watch())
 
 
 def start_watched_app(env: dict, log_path: Path, imports: Path, events: Path) -> tuple[subprocess.Popen, str, float]:
-    port = free_port()
     env = {**env, "CONVSCOPE_BENCH_IMPORTS": str(imports), "CONVSCOPE_BENCH_EVENTS": str(events),
            "CONVSCOPE_BENCH_ROOT": str(ROOT), "CONVSCOPE_BENCH_WATCH": ",".join(WATCHED)}
     t0 = time.monotonic()
-    proc = start_app(port, env, log_path, launcher=IMPORT_WATCH + PROBED_LAUNCHER)
-    return proc, f"http://127.0.0.1:{port}", t0
+    proc, url = launch_app(env, log_path, launcher=IMPORT_WATCH + PROBED_LAUNCHER)
+    return proc, url, t0
 
 
 def read_imports(path: Path, t0: float) -> dict:
@@ -99,27 +105,23 @@ def read_imports(path: Path, t0: float) -> dict:
 
 
 def check_exceptions(page, where: str, errors: list) -> None:
-    boxes = page.locator("[data-testid='stException']")
-    if boxes.count():
-        errors.append(f"{where}: {boxes.count()} Streamlit exception box(es): {boxes.first.inner_text()[:300]}")
+    if shown := exceptions_shown(page):
+        errors.append(f"{where}: {shown}")
 
 
 def cold_start(browser, env: dict, workdir: Path, i: int, errors: list, keep: bool = False) -> dict:
     log_path, imports, events = workdir / f"streamlit-{i}.log", workdir / f"imports-{i}.jsonl", workdir / f"events-{i}.jsonl"
     proc, url, t0 = start_watched_app(env, log_path, imports, events)
-    context = page = None
+    page = None
     try:
         wait_healthy(url, proc)
         t_health = time.monotonic() - t0
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-        page = context.new_page()
-        page.set_default_timeout(120_000)
-        watch_errors(page, f"start {i}", errors)
-        page.goto(f"{url}/")
-        page.locator(CANVAS).first.wait_for(state="visible")
+        page = new_tab(browser, f"{url}/", timeout=120_000, ready=None,  # timed below: not the first run's end alone
+                       setup=lambda page: watch_errors(page, f"start {i}", errors))
+        page.locator(UPPER_CANVAS).first.wait_for(state="visible")
         page.locator(SIDEBAR_NAV).first.wait_for(state="visible")
         t_interactive = time.monotonic() - t0
-        page.wait_for_selector(IDLE)
+        wait_idle(page)
         t_idle = time.monotonic() - t0
         check_exceptions(page, f"start {i}", errors)
         # the Draw page warms the digit model up in a thread after its first run: wait for it, for the import table
@@ -129,21 +131,19 @@ def cold_start(browser, env: dict, workdir: Path, i: int, errors: list, keep: bo
         result = {"health": t_health, "interactive": t_interactive, "idle": t_idle, "imports": read_imports(imports, t0),
                   "log": log_path}
         if keep:
-            result.update(proc=proc, url=url, context=context, page=page, events=events)
+            result.update(proc=proc, url=url, page=page, events=events)
         return result
     finally:
         if not keep:
-            if context is not None:
-                context.close()
+            if page is not None:
+                page.context.close()
             stop_app(proc)
 
 
 def switch(page, nav: str, title: str) -> tuple[float, float]:
     """Click ``nav`` in the sidebar; returns (click, done) on the monotonic clock (the server's clock too)."""
     start = time.monotonic()
-    page.locator(f"{SIDEBAR_NAV} a", has_text=nav).first.click()
-    page.get_by_role("heading", name=title, exact=True).first.wait_for(state="visible")
-    page.wait_for_selector(IDLE)
+    open_from_sidebar(page, nav, title)
     return start, time.monotonic()
 
 
@@ -167,8 +167,8 @@ def main() -> int:
                         help="an empty user model folder (no cached LiteRT conversions) at every start")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of page switches (the first is shown apart)")
     args = parser.parse_args()
-    if not Path(CHROMIUM).exists():
-        sys.exit(f"{CHROMIUM} not found: install Debian's chromium")
+    if missing := chromium_missing():
+        sys.exit(missing)
     from playwright.sync_api import sync_playwright
 
     workdir = Path(tempfile.mkdtemp(prefix="convscope-timings-"))
@@ -177,14 +177,14 @@ def main() -> int:
     switches: dict[tuple[str, str], list[tuple[float, float]]] = {}
     print(f"load average at start: {load_average()}; {os.cpu_count()} CPU cores; logs in {workdir}", flush=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(pw)
         last = None
         try:
             for i in range(args.starts):
                 models = workdir / (f"models-{i}" if args.fresh_store else "models")
                 models.mkdir(exist_ok=True)
                 keep = i == args.starts - 1
-                result = cold_start(browser, app_env(str(models)), workdir, i, errors, keep=keep)
+                result = cold_start(browser, app_env(models, data=DATA_DEFAULT), workdir, i, errors, keep=keep)
                 result["load"] = load_average()
                 starts.append(result)
                 print(f"start {i + 1}: interactive after {result['interactive']:.1f} s (load average {result['load']})",
@@ -202,7 +202,7 @@ def main() -> int:
             switch_load.append(load_average())
         finally:
             if last is not None:
-                last["context"].close()
+                last["page"].context.close()
                 stop_app(last["proc"])
             browser.close()
 

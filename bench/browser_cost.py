@@ -23,7 +23,6 @@ The figures include the DOM dispatch of the stroke itself and Playwright's few c
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import subprocess
@@ -40,13 +39,12 @@ from bench.load import (  # noqa: E402
     WAIT_FOR,
     browser_pids,
     cpu_seconds,
-    launch_app,
     process_tree,
-    stop_app,
     stroke_for,
 )
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, wait_healthy  # noqa: E402
-from tests.e2e.test_draw_browser import CLEAR_BUTTON  # noqa: E402
+from harness.app import app_env, running_app  # noqa: E402
+from harness.chromium import launch, new_tab  # noqa: E402
+from harness.draw import CLEAR_BUTTON, UPPER_CANVAS  # noqa: E402
 
 KINDS = ("renderer", "gpu-process", "browser", "utility", "server")
 
@@ -69,47 +67,37 @@ def measure(root: Path, label: str, args) -> dict[str, dict[str, float]]:
     from playwright.sync_api import sync_playwright
 
     work = Path(tempfile.mkdtemp(prefix="convscope-cost-"))
-    env = {**os.environ, "CONVSCOPE_MODELS": str(work / "models"), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-    proc, url = launch_app(env, work / "streamlit.log", root=root)
-    wait_healthy(url, proc)
-    print(f"{label}: {root} (server log {work / 'streamlit.log'})", flush=True)
     rng = random.Random(7)
     strokes, clears = [], []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US").new_page()
-            page.set_default_timeout(120_000)
-            page.goto(url)
-            page.wait_for_selector(IDLE)
-            page.locator("[data-testid=stBidiComponentIsolated] canvas.upper-canvas").first.wait_for()
-            page.evaluate(PROBE)
+    with running_app(app_env(work / "models"), work / "streamlit.log", root=root) as (proc, url), sync_playwright() as pw:
+        print(f"{label}: {root} (server log {work / 'streamlit.log'})", flush=True)
+        browser = launch(pw)
+        page = new_tab(browser, f"{url}/", timeout=120_000, ready=UPPER_CANVAS)
+        page.evaluate(PROBE)
 
-            def stroke() -> None:
-                if not page.evaluate(DOM_STROKE, [stroke_for(rng)[1]]):
-                    raise RuntimeError("no canvas on the page")
-                page.evaluate(WAIT_FOR, ["prediction", 120_000])
-                page.evaluate(WAIT_FOR, ["idle", 120_000])
+        def stroke() -> None:
+            if not page.evaluate(DOM_STROKE, [stroke_for(rng)[1]]):
+                raise RuntimeError("no canvas on the page")
+            page.evaluate(WAIT_FOR, ["prediction", 120_000])
+            page.evaluate(WAIT_FOR, ["idle", 120_000])
 
-            def clear() -> None:
-                page.locator(CLEAR_BUTTON).first.click()
-                page.evaluate(WAIT_FOR, ["empty", 120_000])
+        def clear() -> None:
+            page.locator(CLEAR_BUTTON).first.click()
+            page.evaluate(WAIT_FOR, ["empty", 120_000])
 
-            def cost(action) -> dict[str, float]:
-                before = cpu_by_kind(proc.pid)
-                action()
-                page.wait_for_timeout(args.window * 1000)  # the measurement window, not a synchronisation
-                after = cpu_by_kind(proc.pid)
-                return {k: after[k] - before[k] for k in KINDS}
+        def cost(action) -> dict[str, float]:
+            before = cpu_by_kind(proc.pid)
+            action()
+            page.wait_for_timeout(args.window * 1000)  # the measurement window, not a synchronisation
+            after = cpu_by_kind(proc.pid)
+            return {k: after[k] - before[k] for k in KINDS}
 
-            stroke()  # warm-up: the server's first prediction loads the model
-            clear()
-            for _ in range(args.strokes):
-                strokes.append(cost(stroke))
-                clears.append(cost(clear))
-            browser.close()
-    finally:
-        stop_app(proc)
+        stroke()  # warm-up: the server's first prediction loads the model
+        clear()
+        for _ in range(args.strokes):
+            strokes.append(cost(stroke))
+            clears.append(cost(clear))
+        browser.close()
     return {"stroke": median_by_kind(strokes), "clear": median_by_kind(clears)}
 
 

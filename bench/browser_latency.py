@@ -6,7 +6,7 @@
    drawing 200 ms after the stroke, its hard-coded delay), then as shipped (``app_pages/stroke_send.py`` makes it
    send when the stroke ends); each time on a free port with an empty user model folder, so the shipped
    default digit model is used, and opens the Draw page in Debian's headless Chromium (Playwright).
-2. Draws ``--digits`` digits as real mouse strokes (the shapes of tests/e2e/test_draw_browser.py, at several
+2. Draws ``--digits`` digits as real mouse strokes (the shapes of harness/digits.py, at several
    sizes and places), clearing the canvas with its toolbar between digits. For every stroke the page itself
    records, on the browser's clock: mouse-up, the script run starting (``data-test-script-state``), the
    prediction's ``data-input`` fingerprint changing (the new answer is in the DOM), the next frame after
@@ -40,18 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter would bury the table
 
-from tests.e2e.conftest import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    IDLE,
-    canvas_box,
-    draw_strokes,
-    free_port,
-    start_app,
-    wait_healthy,
-    wait_idle,
-)
-from tests.e2e.test_draw_browser import CLEAR_BUTTON, SHAPES, place  # noqa: E402
+from bench.load import percentile  # noqa: E402
+from harness.app import app_env, running_app  # noqa: E402
+from harness.chromium import IDLE, chromium_missing, launch, new_tab  # noqa: E402
+from harness.digits import SHAPES, place  # noqa: E402
+from harness.draw import PREDICTION, UPPER_CANVAS, canvas_box, clear, draw_strokes  # noqa: E402
 
 MODEL = "convscope-digits"
 CANVAS = 280
@@ -93,11 +86,6 @@ WAIT_DONE = """([idle]) => { const lat = window.__lat;
   return lat.prediction !== null && lat.frame !== null && lat.idle !== null && document.querySelector(idle) !== null; }"""
 
 
-def percentile(values, q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def digit_plan(n: int):
     """``n`` digits: the test shapes in turn, at sizes and places that change from one digit to the next."""
     digits = list(SHAPES)
@@ -107,65 +95,49 @@ def digit_plan(n: int):
 def browser_part(n_digits: int, env: dict) -> tuple[list[dict], str]:
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
     log_path = Path(tempfile.mkdtemp(prefix="convscope-bench-")) / "streamlit.log"
-    proc = start_app(port, env, log_path)
-    url = f"http://127.0.0.1:{port}"
     samples = []
-    try:
-        wait_healthy(url, proc)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-            page = context.new_page()
-            page.set_default_timeout(90_000)
-            traffic = {"ws_bytes": 0, "ws_frames": 0}
-            media = []
+    traffic = {"ws_bytes": 0, "ws_frames": 0}
+    media = []
 
-            def on_ws(ws):
-                def on_frame(payload):
-                    traffic["ws_frames"] += 1
-                    traffic["ws_bytes"] += len(payload)
-                ws.on("framereceived", on_frame)
+    def listen(page):
+        def on_ws(ws):
+            def on_frame(payload):
+                traffic["ws_frames"] += 1
+                traffic["ws_bytes"] += len(payload)
+            ws.on("framereceived", on_frame)
 
-            def on_request(request):
-                if "/media/" in request.url:
-                    media.append(request)
+        def on_request(request):
+            if "/media/" in request.url:
+                media.append(request)
 
-            page.on("websocket", on_ws)
-            page.on("requestfinished", on_request)
-            page.goto(f"{url}/")
-            box = canvas_box(page)
-            wait_idle(page)
-            page.evaluate(PROBES)
-            for i, (digit, (cx, cy, height)) in enumerate(digit_plan(n_digits)):
-                strokes = place(digit, cx, cy, height)
-                for j, stroke in enumerate(strokes):
-                    traffic.update(ws_bytes=0, ws_frames=0)
-                    media.clear()
-                    draw_strokes(page, [stroke], box)
-                    page.wait_for_function(WAIT_DONE, arg=[IDLE])
-                    lat = page.evaluate("() => window.__lat")
-                    label = page.locator("[data-testid='prediction']").inner_text().strip()
-                    samples.append({
-                        "digit": digit, "first": i == 0 and j == 0, "last": j == len(strokes) - 1, "label": label,
-                        "to_running": lat["running"] - lat["up"], "to_prediction": lat["prediction"] - lat["up"],
-                        "to_frame": lat["frame"] - lat["up"], "to_idle": lat["idle"] - lat["up"],
-                        "run": lat["idle"] - lat["running"], "busy": lat["busy"], **traffic, "media": len(media),
-                        "media_bytes": sum(r.sizes()["responseBodySize"] for r in media),
-                    })
-                page.locator(CLEAR_BUTTON).first.click()
-                page.wait_for_function(
-                    "([idle]) => !document.querySelector(\"[data-testid='prediction']\") && document.querySelector(idle)",
-                    arg=[IDLE])
-                page.evaluate("() => { window.__lat.input = null; window.__lat.up = null; }")
-            browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except Exception:
-            proc.kill()
+        page.on("websocket", on_ws)
+        page.on("requestfinished", on_request)
+
+    with running_app(env, log_path) as (_, url), sync_playwright() as pw:
+        browser = launch(pw)
+        page = new_tab(browser, f"{url}/", timeout=90_000, ready=UPPER_CANVAS, setup=listen)
+        box = canvas_box(page)
+        page.evaluate(PROBES)
+        for i, (digit, (cx, cy, height)) in enumerate(digit_plan(n_digits)):
+            strokes = place(digit, cx, cy, height)
+            for j, stroke in enumerate(strokes):
+                traffic.update(ws_bytes=0, ws_frames=0)
+                media.clear()
+                draw_strokes(page, [stroke], box)
+                page.wait_for_function(WAIT_DONE, arg=[IDLE])
+                lat = page.evaluate("() => window.__lat")
+                label = page.locator(PREDICTION).inner_text().strip()
+                samples.append({
+                    "digit": digit, "first": i == 0 and j == 0, "last": j == len(strokes) - 1, "label": label,
+                    "to_running": lat["running"] - lat["up"], "to_prediction": lat["prediction"] - lat["up"],
+                    "to_frame": lat["frame"] - lat["up"], "to_idle": lat["idle"] - lat["up"],
+                    "run": lat["idle"] - lat["running"], "busy": lat["busy"], **traffic, "media": len(media),
+                    "media_bytes": sum(r.sizes()["responseBodySize"] for r in media),
+                })
+            clear(page)
+            page.evaluate("() => { window.__lat.input = null; window.__lat.up = null; }")
+        browser.close()
     return samples, str(log_path)
 
 
@@ -248,10 +220,10 @@ def main() -> None:
     parser.add_argument("--digits", type=int, default=15)
     parser.add_argument("--calls", type=int, default=100)
     args = parser.parse_args()
-    if not Path(CHROMIUM).exists():
-        sys.exit(f"{CHROMIUM} not found: install Debian's chromium")
+    if missing := chromium_missing():
+        sys.exit(missing)
     user_dir = tempfile.mkdtemp(prefix="convscope-bench-models-")
-    env = {**os.environ, "CONVSCOPE_MODELS": user_dir, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    env = app_env(user_dir)
 
     # Side by side in one run: the canvas' own send delay (our stroke sender off), then the app as shipped.
     variants = [("the canvas' own 200 ms send delay (CONVSCOPE_STROKE_SEND=0)", {"CONVSCOPE_STROKE_SEND": "0"}),

@@ -2,7 +2,7 @@
 
     CONVSCOPE_DATA=/work/shared/datasets python bench/classroom_demo.py [--runs 1]
 
-The demo runs as the Train page runs it: a ``TrainingJob`` with ``training.jobs.classroom_demo``, in a training
+The demo runs as the Train page runs it: a ``TrainingJob`` with ``training.defaults.classroom_demo``, in a training
 process of its own (``isolated=True``: Python and TensorFlow start and the data is read in that process, every
 time). Printed: the settings, and per run the time from Start to the test accuracy being known (process start,
 data, training, evaluation on the 10,000 test images), the fit time alone, the epochs, and the test accuracy.
@@ -21,13 +21,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training import jobs  # noqa: E402
+from training.defaults import classroom_demo  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
-    config = jobs.classroom_demo("mnist")
+    config = classroom_demo("mnist")
     print(f"classroom demo: {config.preset}, {config.subset} training images, {config.epochs} epochs, batch "
           f"{config.batch_size}, {config.optimizer} lr {config.learning_rate}, validation {config.validation_split}; "
           f"{os.cpu_count()} CPU cores")

@@ -13,7 +13,7 @@
 4. Samples every 0.1 s the RSS of the server process alone and of its children (the sandbox that opens
    uploads) separately.
 
-Targets (issue 12): server RSS under 1.2 GB throughout, the drawings keep being answered, each refusal on
+Targets: server RSS under 1.2 GB throughout, the drawings keep being answered, each refusal on
 screen within 5 s, no errors. Exits 1 when a target is missed.
 """
 
@@ -32,19 +32,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.load import (  # noqa: E402
+    DATA_DEFAULT,
     Gate,
-    app_env,
     goto_page,
-    launch_app,
     load_average,
     new_page,
     percentile,
     process_tree,
     session,
-    stop_app,
     wait_idle,
 )
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, wait_healthy  # noqa: E402
+from harness.app import app_env, running_app  # noqa: E402
+from harness.chromium import chromium_missing, launch  # noqa: E402
 
 RSS_TARGET = 1.2 * 2**30
 REFUSAL_TARGET_S = 5.0
@@ -141,7 +140,7 @@ async def run(args, url: str, server_pid: int, bomb: Path, image: Path) -> dict:
     contexts: list = []
     session_args = argparse.Namespace(input="dom", timeout=30.0, think=args.think, artifacts=args.artifacts)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await launch(pw)
         gate, window = Gate(args.sessions), {"end": float("inf")}
         tasks = [asyncio.create_task(session(i, browser, url, session_args, gate, window, errors, samples, contexts))
                  for i in range(args.sessions)]
@@ -176,8 +175,8 @@ def main() -> int:
     parser.add_argument("--image-px", type=int, default=14000)
     parser.add_argument("--artifacts", default=str(ROOT / "test-artifacts"))
     args = parser.parse_args()
-    if not Path(CHROMIUM).exists():
-        sys.exit(f"{CHROMIUM} not found: install Debian's chromium")
+    if missing := chromium_missing():
+        sys.exit(missing)
     workdir = Path(tempfile.mkdtemp(prefix="convscope-hostile-"))
     (workdir / "models").mkdir()
     Path(args.artifacts).mkdir(exist_ok=True)
@@ -185,12 +184,8 @@ def main() -> int:
     image = huge_png(workdir / "huge.png", args.image_px)
     print(f"zip bomb {bomb.stat().st_size / 2**20:.2f} MB (unpacks to {args.bomb_mb} MB); PNG {args.image_px}x{args.image_px} "
           f"{image.stat().st_size / 2**10:.0f} KB; load average {load_average()}", flush=True)
-    proc, url = launch_app(app_env(str(workdir / "models")), workdir / "streamlit.log")
-    try:
-        wait_healthy(url, proc)
+    with running_app(app_env(workdir / "models", data=DATA_DEFAULT), workdir / "streamlit.log") as (proc, url):
         out = asyncio.run(run(args, url, proc.pid, bomb, image))
-    finally:
-        stop_app(proc)
     ok = [s for s in out["samples"] if s["ok"] and not s["warm_up"]]
     lost = [s for s in out["samples"] if not s["ok"]]
     during = [s["latency"] for s in out["during"]]

@@ -44,7 +44,6 @@ import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,17 +52,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, start_app, wait_healthy  # noqa: E402
-from tests.e2e.test_draw_browser import CLEAR_BUTTON, place  # noqa: E402
+from harness.app import app_env, launch_app, stop_app, wait_healthy  # noqa: E402
+from harness.chromium import IDLE, VIEWPORT, chromium_missing, launch  # noqa: E402
+from harness.digits import place  # noqa: E402
+from harness.draw import CLEAR_BUTTON, UNDO, UPPER_CANVAS  # noqa: E402
 
 DIGITS = ("0", "1", "7")  # one-stroke shapes: one stroke is one prediction
 STATE = "[data-testid='train-state']"
-UNDO = "[data-testid=stBidiComponentIsolated] button[aria-label='Undo']"
 PROGRESS = re.compile(r"Epoch (\d+)/(\d+) · batch (\d+)/(\d+)")
 LOG_ERROR = re.compile(r"Traceback|\bERROR\b|\bCRITICAL\b|Exception|^E\d{4} ")
 LOG_NOISE = re.compile(r"cuInit|cuda_")  # TensorFlow looking for a GPU on a CPU-only machine
 LOG_WARNING = re.compile(r"\bWARNING\b|Warning:|^\S+ \S+ .*(was created with|deprecated)")
-DATA_DEFAULT = Path("/work/shared/datasets")
+DATA_DEFAULT = Path("/work/shared/datasets")  # the benches' CONVSCOPE_DATA when the environment names none
 
 # In-page probe on the browser's clock: mouse-up, script run start, new prediction fingerprint. It also answers the
 # session's waits (``window.__waitFor``) from DOM mutations: Playwright's ``wait_for_function`` polls on every
@@ -170,7 +170,6 @@ DOM_STROKE = """([points]) => {
   fire('up', points[points.length - 1], 0);
   return true;
 }"""
-EMPTY = "([idle]) => !document.querySelector(\"[data-testid='prediction']\") && document.querySelector(idle) !== null"
 
 
 # ---- helpers the other bench scripts share ------------------------------------------------------------------
@@ -179,23 +178,6 @@ def percentile(values, q: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def app_env(models_dir: str) -> dict:
-    env = {**os.environ, "CONVSCOPE_MODELS": models_dir, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-    if not env.get("CONVSCOPE_DATA") and DATA_DEFAULT.is_dir():
-        env["CONVSCOPE_DATA"] = str(DATA_DEFAULT)
-    return env
-
-
-def launch_app(env: dict, log_path: Path, events: Path | None = None, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` of the tree at ``root`` on a free loopback port; with ``events``, through
-    PROBED_LAUNCHER writing there."""
-    port = free_port()
-    if events is None:
-        return start_app(port, env, log_path, root=root), f"http://127.0.0.1:{port}"
-    env = {**env, "CONVSCOPE_BENCH_EVENTS": str(events)}
-    return start_app(port, env, log_path, root=root, launcher=PROBED_LAUNCHER), f"http://127.0.0.1:{port}"
 
 
 def server_side(events: Path, start: float, end: float) -> dict:
@@ -233,15 +215,6 @@ def server_side(events: Path, start: float, end: float) -> dict:
             if predicted is not None:
                 to_prediction.append((predicted - t) * 1000)
     return {"to_start": to_start, "to_prediction": to_prediction, "runs": [r * 1000 for r in runs]}
-
-
-def stop_app(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 def _ppids() -> dict[int, int]:
@@ -406,7 +379,7 @@ def watch_errors(page, name: str, errors: list) -> None:
 
 
 async def new_page(browser, url: str, path: str, name: str, errors: list):
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    context = await browser.new_context(viewport=VIEWPORT, locale="en-US")
     page = await context.new_page()
     page.set_default_timeout(120_000)
     watch_errors(page, name, errors)
@@ -495,7 +468,7 @@ async def round_trip(page, box, name: str, rng: random.Random, args, errors: lis
             await page.screenshot(path=str(Path(args.artifacts) / f"load-timeout-{name}-{shots}.png"), full_page=True)
         await page.reload()  # start the next round from a known page
         await page.wait_for_selector(IDLE)
-        await page.locator("[data-testid=stBidiComponentIsolated] canvas.upper-canvas").first.wait_for()
+        await page.locator(UPPER_CANVAS).first.wait_for()
         await page.evaluate(PROBE)
         return shots
     lat = await page.evaluate("() => window.__lat")
@@ -534,7 +507,7 @@ async def session(i: int, browser, url: str, args, gate: Gate, window: dict, err
     try:
         context, page = await new_page(browser, url, "", name, errors)
         contexts.append(context)  # closed by the main task after the CPU figures are read
-        canvas = page.locator("[data-testid=stBidiComponentIsolated] canvas.upper-canvas").first
+        canvas = page.locator(UPPER_CANVAS).first
         await canvas.wait_for()
         box = await canvas.bounding_box()
         await page.evaluate(PROBE)
@@ -561,7 +534,7 @@ async def run_load(args, url: str, server_pid: int) -> dict:
     samples: list[dict] = []
     out = {"errors": errors, "samples": samples}
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = await launch(pw)
         t0 = time.monotonic()
         train_context = train_page = None
         out["training_start_s"] = out["batches_per_s_before"] = None
@@ -637,18 +610,23 @@ def main() -> int:
     parser.add_argument("--train-probe", type=float, default=5, help="seconds the training speed is measured alone")
     parser.add_argument("--artifacts", default=str(ROOT / "test-artifacts"), help="folder for screenshots of timeouts")
     args = parser.parse_args()
-    if not Path(CHROMIUM).exists():
-        sys.exit(f"{CHROMIUM} not found: install Debian's chromium")
+    if missing := chromium_missing():
+        sys.exit(missing)
     workdir = Path(tempfile.mkdtemp(prefix="convscope-load-"))
     (workdir / "models").mkdir()
-    env = app_env(str(workdir / "models"))
+    env = app_env(workdir / "models", data=DATA_DEFAULT)
     if not env.get("CONVSCOPE_DATA"):
         sys.exit("set CONVSCOPE_DATA to a folder with the MNIST files (the training needs them)")
     log_path = workdir / "streamlit.log"
     Path(args.artifacts).mkdir(exist_ok=True)
     print(f"load average at start: {load_average()}; {os.cpu_count()} CPU cores; server log {log_path}", flush=True)
     events = None if args.plain_server or args.url else workdir / "events.jsonl"
-    proc, url = (None, args.url.rstrip("/")) if args.url else launch_app(env, log_path, events)
+    if args.url:
+        proc, url = None, args.url.rstrip("/")
+    elif events:
+        proc, url = launch_app({**env, "CONVSCOPE_BENCH_EVENTS": str(events)}, log_path, launcher=PROBED_LAUNCHER)
+    else:
+        proc, url = launch_app(env, log_path)
     try:
         if args.client_nice:
             os.nice(args.client_nice)  # after the server started: it keeps niceness 0, the browser inherits this

@@ -38,31 +38,29 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.load import (  # noqa: E402
+    DATA_DEFAULT,
     DOM_STROKE,
-    EMPTY,
-    app_env,
     grouped,
-    launch_app,
     load_average,
     log_lines,
     rss_bytes,
-    stop_app,
     stroke_for,
     watch_errors,
 )
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, free_port, start_app, wait_healthy  # noqa: E402
-from tests.e2e.test_draw_browser import CLEAR_BUTTON  # noqa: E402
+from harness.app import app_env, running_app  # noqa: E402
+from harness.chromium import (  # noqa: E402
+    IDLE,
+    chromium_missing,
+    exceptions_shown,
+    launch,
+    new_tab,
+    open_from_sidebar,
+    type_number,
+    wait_idle,
+)
+from harness.draw import PREDICTION, UPPER_CANVAS, clear, prediction_input, wait_new_prediction  # noqa: E402
 
 STATE = "[data-testid='train-state']"
-SIDEBAR_NAV = "[data-testid='stSidebarNav']"
-FINGERPRINT = """() => {
-  const e = document.querySelector("[data-testid='prediction']");
-  return e ? e.getAttribute('data-input') : null;
-}"""
-NEW_FINGERPRINT = """([before, idle]) => {
-  const e = document.querySelector("[data-testid='prediction']");
-  return e !== null && e.getAttribute('data-input') !== before && document.querySelector(idle) !== null;
-}"""
 MIB = 2**20
 # experiment (--gc-first): `streamlit run` where SIGUSR1 makes the server run a full garbage collection
 GC_LAUNCHER = ("import gc, signal, sys; signal.signal(signal.SIGUSR1, lambda *a: gc.collect()); "
@@ -82,24 +80,13 @@ def settled_rss(pid: int, settle: float) -> int:
     return last
 
 
-def go(page, nav: str, title: str) -> None:
-    page.locator(f"{SIDEBAR_NAV} a", has_text=nav).first.click()
-    page.get_by_role("heading", name=title, exact=True).first.wait_for(state="visible")
-    page.wait_for_selector(IDLE)
-
-
 def stroke(page, rng: random.Random) -> None:
     """One new stroke on the Draw page; returns when its prediction is shown and the run has ended."""
-    before = page.evaluate(FINGERPRINT)
+    before = prediction_input(page)
     _, points = stroke_for(rng)
     if not page.evaluate(DOM_STROKE, [points]):
         raise RuntimeError("no canvas on the Draw page")
-    page.wait_for_function(NEW_FINGERPRINT, arg=[before, IDLE])
-
-
-def clear(page) -> None:
-    page.locator(CLEAR_BUTTON).first.click()
-    page.wait_for_function(EMPTY, arg=[IDLE])
+    wait_new_prediction(page, before)
 
 
 def toggle(page, label: str) -> None:
@@ -112,16 +99,8 @@ def toggle(page, label: str) -> None:
 
 
 def check(page, where: str, errors: list) -> None:
-    boxes = page.locator("[data-testid='stException']")
-    if boxes.count():
-        errors.append(f"{where}: {boxes.count()} Streamlit exception box(es): {boxes.first.inner_text()[:300]}")
-
-
-def type_number(page, label: str, value: int) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
-    page.wait_for_selector(IDLE)
+    if shown := exceptions_shown(page):
+        errors.append(f"{where}: {shown}")
 
 
 def one_training(page) -> dict:
@@ -132,17 +111,17 @@ def one_training(page) -> dict:
     if not page.get_by_label("Train on a subset", exact=True).first.is_checked():
         page.get_by_text("Train on a subset", exact=True).click()
         page.get_by_label("Training images", exact=True).wait_for()
-        page.wait_for_selector(IDLE)
+        wait_idle(page)
     type_number(page, "Training images", 100)
     page.get_by_role("button", name="Start training").click()
     page.wait_for_selector(f"{STATE}[data-status='finished']", state="attached", timeout=300_000)
-    page.wait_for_selector(IDLE)
+    wait_idle(page)
     # A teacher looks at the results first: clicking on while the gallery's images are still loading makes the
     # browser ask for files the next run has already dropped (a 404 per image in the console).
     page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stMain] img')].every(i => i.complete)")
     page.get_by_role("button", name="New training").click()
     page.get_by_role("button", name="Start training").wait_for()
-    page.wait_for_selector(IDLE)
+    wait_idle(page)
     return shown
 
 
@@ -158,13 +137,13 @@ def main() -> int:
                         help="experiment: the server runs a full gc.collect() (SIGUSR1) before each reading")
     parser.add_argument("--settle", type=float, default=10, help="at most this many seconds for RSS to settle")
     args = parser.parse_args()
-    if not Path(CHROMIUM).exists():
-        sys.exit(f"{CHROMIUM} not found: install Debian's chromium")
+    if missing := chromium_missing():
+        sys.exit(missing)
     from playwright.sync_api import sync_playwright
 
     workdir = Path(tempfile.mkdtemp(prefix="convscope-memory-"))
     (workdir / "models").mkdir()
-    env = app_env(str(workdir / "models"))
+    env = app_env(workdir / "models", data=DATA_DEFAULT)
     if args.malloc_arena_max:
         env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
     if args.trainings and not env.get("CONVSCOPE_DATA"):
@@ -183,33 +162,23 @@ def main() -> int:
         rss[key] = (settled_rss(proc.pid, args.settle), load_average())
         print(f"  {key}: {rss[key][0] / MIB:.0f} MiB (load average {rss[key][1]})", flush=True)
 
-    if args.gc_first:
-        port = free_port()
-        proc, url = start_app(port, env, log_path, launcher=GC_LAUNCHER), f"http://127.0.0.1:{port}"
-    else:
-        proc, url = launch_app(env, log_path)
-    try:
-        wait_healthy(url, proc)
+    with running_app(env, log_path, launcher=GC_LAUNCHER if args.gc_first else None) as (proc, url):
         note("a after start")
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US").new_page()
-            page.set_default_timeout(120_000)
-            watch_errors(page, "page", errors)
-            page.goto(f"{url}/")
-            page.wait_for_selector(IDLE)
-            page.locator("[data-testid=stBidiComponentIsolated] canvas.upper-canvas").first.wait_for()
+            browser = launch(pw)
+            page = new_tab(browser, f"{url}/", timeout=120_000, ready=UPPER_CANVAS,
+                           setup=lambda page: watch_errors(page, "page", errors))
             stroke(page, rng)
             check(page, "draw", errors)
             note("a2 Draw page with a prediction (digit model)")
-            go(page, "Fashion", "Fashion-MNIST")
-            page.locator("[data-testid='prediction']").first.wait_for()
+            open_from_sidebar(page, "Fashion", "Fashion-MNIST")
+            page.locator(PREDICTION).first.wait_for()
             check(page, "fashion", errors)
             note("b both default models loaded")
 
             if args.reruns:
-                go(page, "Draw", "Draw a digit")
-                page.locator("[data-testid=stBidiComponentIsolated] canvas.upper-canvas").first.wait_for()
+                open_from_sidebar(page, "Draw", "Draw a digit")
+                page.locator(UPPER_CANVAS).first.wait_for()
             if args.reruns and args.kind == "toggle":
                 stroke(page, rng)
             start = time.monotonic()
@@ -229,7 +198,7 @@ def main() -> int:
                 note(f"c2 after {args.reruns} Draw reruns")
 
             if args.trainings:
-                go(page, "Train", "Train a network")
+                open_from_sidebar(page, "Train", "Train a network")
                 start = time.monotonic()
                 for i in range(args.trainings):
                     forms.append(one_training(page))
@@ -239,8 +208,6 @@ def main() -> int:
                 training_s = time.monotonic() - start
                 note(f"d2 after training {args.trainings}")
             browser.close()
-    finally:
-        stop_app(proc)
     server_errors, _ = log_lines(log_path)
 
     def growth(a: str, b: str) -> float:

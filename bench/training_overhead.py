@@ -27,9 +27,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from model_store.model_input import shaped, to_float  # noqa: E402
 from training import datasets  # noqa: E402
 from training.datasets import Dataset, Split  # noqa: E402
-from training.trainer import TrainConfig, Trainer, _split_train, to_float  # noqa: E402
+from training.trainer import TrainConfig, Trainer, split_train  # noqa: E402
 
 
 def plain(config: TrainConfig, train: Split) -> float:
@@ -38,11 +39,11 @@ def plain(config: TrainConfig, train: Split) -> float:
     from training import presets
 
     keras.utils.set_random_seed(config.seed)
-    (x, y), (xv, yv) = _split_train(train, config)
+    (x, y), (xv, yv) = split_train(train, config)
     model = presets.build(config.preset)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    x, xv = to_float(x), to_float(xv)
+    x, xv = shaped(to_float(x), presets.INPUT_SHAPE), shaped(to_float(xv), presets.INPUT_SHAPE)
     start = time.perf_counter()
     model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=(xv, yv), verbose=0)
     return time.perf_counter() - start

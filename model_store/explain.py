@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model_store.inference import _conv_taps
+from model_store.inference import conv_taps
+from model_store.model_input import SIDE, shaped
 
 
 @dataclass
@@ -25,13 +26,11 @@ class Explanation:
 
 
 def conv_layer_names(model) -> list[str]:
-    return [conv.name for conv, _, _ in _conv_taps(model)]
+    return [conv.name for conv, _, _ in conv_taps(model)]
 
 
 def _as_input(model, image: np.ndarray):
-    x = np.asarray(image, np.float32).reshape(1, 28, 28)
-    shape = tuple(model.inputs[0].shape[1:])
-    return x.reshape(1, *shape)
+    return shaped(image, model.inputs[0].shape[1:])
 
 
 def _softmax_dense(model):
@@ -81,7 +80,7 @@ def grad_cam(model, image: np.ndarray, class_index: int | None = None, layer: st
     import keras
     import tensorflow as tf
 
-    taps = {conv.name: tap for conv, tap, _ in _conv_taps(model)}
+    taps = {conv.name: tap for conv, tap, _ in conv_taps(model)}
     if not taps:
         raise ValueError("this model has no Conv2D layer, so Grad-CAM has nothing to look at")
     layer = layer or list(taps)[-1]
@@ -118,7 +117,7 @@ def saliency(model, image: np.ndarray, class_index: int | None = None) -> Explan
         if class_index is None:
             class_index = int(tf.argmax(scores[0]))
         score = scores[0, class_index]
-    grad = np.abs(tape.gradient(score, x).numpy()).reshape(28, 28)
+    grad = np.abs(tape.gradient(score, x).numpy()).reshape(SIDE, SIDE)
     return Explanation(_normalise(grad), int(class_index))
 
 

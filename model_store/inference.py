@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from model_store.model_input import SIDE, shaped
 from model_store.refusal import Refusal
 
 # Layers that finish a convolution block: the map a student wants to see is after them.
@@ -44,7 +45,7 @@ class Prediction:
         return float(np.max(self.probabilities))
 
 
-def _conv_taps(model):
+def conv_taps(model):
     """(conv layer, tensor to read, names of layers folded in) for every Conv2D, in order."""
     import keras
 
@@ -83,7 +84,7 @@ class Predictor:
         input_shape = tuple(model.inputs[0].shape[1:])
         self.flat = len(input_shape) == 1
         self.input_shape = input_shape
-        taps = _conv_taps(model)
+        taps = conv_taps(model)
         self.conv_layers = [(conv.name, after) for conv, _, after in taps]
         outputs = [tap.output for _, tap, _ in taps] + [model.outputs[0]]
         probe = keras.Model(model.inputs, outputs)
@@ -98,7 +99,7 @@ class Predictor:
         self.lite = None
         self._litert_cache = litert_cache
         self._converting = None
-        self.predict_batch(np.zeros((1, 28, 28), np.float32))  # trace now, not on the first drawing
+        self.predict_batch(np.zeros((1, SIDE, SIDE), np.float32))  # trace now, not on the first drawing
         if litert and convert_in_background:
             # Not a daemon: a TensorFlow call cut off at interpreter exit aborts the process.
             self._converting = threading.Thread(target=self._convert_in_background, name="LiteRT conversion")
@@ -138,13 +139,9 @@ class Predictor:
     def has_conv(self) -> bool:
         return bool(self.conv_layers)
 
-    def _shape_input(self, images: np.ndarray) -> np.ndarray:
-        x = np.asarray(images, np.float32).reshape(len(images), 28, 28)
-        return x.reshape(len(x), 784) if self.flat else x.reshape(len(x), *self.input_shape)
-
     def predict_batch(self, images: np.ndarray):
         """(n, 28, 28) floats in [0, 1] -> (probabilities (n, 10), [maps (n, h, w, c) per conv layer])."""
-        x = self._shape_input(images)
+        x = shaped(images, self.input_shape)
         if self.lite is not None and len(x) == 1:
             outputs = self.lite(x[0])
         else:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model_store.model_input import shaped
+
 DISABLE_ENV = "CONVSCOPE_LITERT"  # set to 0 to use the tf.function path only
 TOLERANCE = 1e-4
 
@@ -40,7 +42,7 @@ class LiteRunner:
         self.size = len(flatbuffer)
 
     def __call__(self, image: np.ndarray) -> list[np.ndarray]:
-        x = np.asarray(image, np.float32).reshape(1, *self._input_shape)
+        x = shaped(image, self._input_shape)
         with self._lock:
             self._interpreter.set_tensor(self._input, x)
             self._interpreter.invoke()
@@ -75,19 +77,31 @@ def build(probe, input_shape: tuple, reference, cache: Path | None = None) -> Li
         if runner is not None:
             return runner
     try:
-        import tensorflow as tf
-
-        # The converter prints "Saved artifact at ..." to stdout; it is left alone: redirecting sys.stdout is
-        # process-wide and would swallow (and then clobber) other threads' output while a model converts.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            flatbuffer = tf.lite.TFLiteConverter.from_keras_model(probe).convert()
+        flatbuffer = _convert(probe)
     except Exception:  # any failure means: use the tf.function path
         return None
     runner = _checked(flatbuffer, input_shape, reference)
     if runner is not None and cache is not None:
         _write(cache, flatbuffer)
     return runner
+
+
+def _convert(probe) -> bytes:
+    """The LiteRT flatbuffer of a Keras model. The converter saves the model first, and Keras then prints the
+    saved signature (dozens of ``TensorSpec`` lines) on stdout; Keras' interactive logging is a per-thread
+    setting, so switching it off here sends those lines to absl's log for this thread only."""
+    import keras
+    import tensorflow as tf
+
+    interactive = keras.config.is_interactive_logging_enabled()
+    keras.config.disable_interactive_logging()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return tf.lite.TFLiteConverter.from_keras_model(probe).convert()
+    finally:
+        if interactive:
+            keras.config.enable_interactive_logging()
 
 
 def _checked(flatbuffer: bytes, input_shape: tuple, reference) -> LiteRunner | None:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from model_store.model_input import SIDE
+
 INK_THRESHOLD = 0.1  # a pixel is ink when it is this much brighter than the background
-BOX = 20
-SIZE = 28
+BOX = 20  # MNIST fitted each digit's long side into 20 px ...
+SIZE = SIDE  # ... and centred it in 28 x 28
 
 
 class PreprocessError(ValueError):
@@ -31,16 +33,6 @@ class Prepared:
     def empty(self) -> bool:
         return self.image is None
 
-    @property
-    def message(self) -> str:
-        return MESSAGES[self.status]
-
-
-MESSAGES = {
-    "ok": "",
-    "empty": "The canvas is empty: draw a digit.",
-    "blob": "That looks like a dot or a filled area, not a digit: draw the digit's strokes.",
-}
 BLOB_FILL = 0.75  # share of the ink's bounding box that is ink; strokes of a digit fill far less
 
 
@@ -116,11 +108,6 @@ def naive_resize(image, polarity: str = "auto") -> Prepared:
     if not (ink > INK_THRESHOLD).any():
         return Prepared(None, "empty")
     return Prepared(np.clip(_resize(ink, SIZE, SIZE), 0.0, 1.0), "ok")
-
-
-def from_uint8(image: np.ndarray) -> np.ndarray:
-    """A dataset image (28, 28) uint8 -> the float input models take."""
-    return np.asarray(image, np.float32) / 255.0
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

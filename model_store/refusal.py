@@ -77,7 +77,7 @@ REASONS = {
     "prediction_not_finite": "the model gave no valid probabilities for this input (NaN or infinity): it is "
                              "broken; train or choose another model",
     "class_names_mismatch": "the model has {outputs} outputs but its metadata names {names} classes",
-    # ---- images (issue 12: owned by the image work) ----------------------------------------------------
+    # ---- images ---------------------------------------------------------------------------------------
     "image_cannot_open": "the file cannot be opened ({detail})",
     "image_too_many_bytes": "the image file is larger than {limit_mb} MB: save it smaller (e.g. as a JPEG) and try again",
     "image_too_large": "the image has {megapixels} megapixels; at most {limit} megapixels can be read: make it smaller "
@@ -85,7 +85,7 @@ REASONS = {
     "image_unreadable": "this is not an image ConvScope can read, or the file is damaged: use a PNG or JPEG image",
     "image_empty": "the image is blank (one flat colour): there is no ink to read",
     "image_blob": "the image shows a dot or a filled area, not the strokes of a digit",
-    # ---- training (issue 12: owned by the training work) ----------------------------------------------
+    # ---- training -------------------------------------------------------------------------------------
     "setting_not_one_of": "{setting} must be one of {choices}, not '{value}'",
     "setting_not_whole": "{setting} must be a whole number (got {value})",
     "setting_too_small": "{setting} must be at least {low} (got {value})",
@@ -96,6 +96,23 @@ REASONS = {
                            "answers nothing, so it cannot be saved. Lower the learning rate and train again",
     "training_weights_not_finite": "the weights of layer '{layer}' became NaN or infinite: a model like this answers "
                                    "nothing, so it cannot be saved. Lower the learning rate and train again",
+    "training_busy": "the server is already training ({trainings}); watch it or wait until it ends",
+    "data_unreadable": "{path}: cannot read ({detail})",
+    "data_too_short": "{path}: too short to be an IDX file ({size} bytes)",
+    "data_wrong_magic": "{path}: wrong magic number {found} (expected 0000 08 0{dims})",
+    "data_wrong_dimensions": "{path}: has {ndim} dimensions, expected {dims}",
+    "data_truncated_header": "{path}: truncated header",
+    "data_wrong_size": "{path}: header says {shape} ({size} bytes) but file holds {actual} bytes",
+    "data_image_shape": "{where}: images have shape {shape}, expected (n, 28, 28)",
+    "data_label_count": "{where}: {labels} labels for {images} images",
+    "data_label_range": "{where}: label {label} is outside 0..9",
+    "data_files_missing": "{folder}: no {stem}[.gz] / labels file",
+    "data_bad_npz": "{path}: not a valid mnist.npz ({detail})",
+    "data_unknown": "unknown dataset '{name}'; choose one of {choices}",
+    "data_not_found": "could not load {name}. Tried:\n  - {tried}\nFix: put the IDX files (train-images-idx3-ubyte.gz, "
+                      "...) in <folder>/{name}/ and set CONVSCOPE_DATA=<folder> (or pass --data <folder>), or connect "
+                      "to the internet for Keras' download.",
+    "data_no_train": "{name}: no training images found in {source}",
 }
 
 

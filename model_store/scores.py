@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from model_store.model_input import shaped, to_float
+
 
 def predict_probabilities(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Class probabilities for many uint8 images, in batches (one compiled call per batch)."""
-    x = images.astype(np.float32) / 255.0
-    # (28, 28, 1) for our presets; uploaded tutorial models may take 784 values or (28, 28) without a channel
-    x = x.reshape(len(x), *tuple(model.inputs[0].shape[1:]))
+    x = shaped(to_float(images), model.inputs[0].shape[1:])
     return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]))
                            for i in range(0, len(x), batch_size)]) if len(x) else np.zeros((0, 10), np.float32)
 
@@ -43,3 +43,14 @@ def summarize(probs: np.ndarray, labels: np.ndarray, class_names: list[str]) -> 
 
 def score(model, images: np.ndarray, labels: np.ndarray, class_names: list[str]) -> dict:
     return summarize(predict_probabilities(model, images), labels, class_names)
+
+
+def most_frequent_mistake(matrix: np.ndarray) -> tuple[int, int] | None:
+    """(true, predicted) of the confusion matrix's largest cell off the diagonal, the first in reading order on a tie;
+    None when there is no mistake."""
+    matrix = np.asarray(matrix)
+    off = matrix - np.diag(np.diag(matrix))
+    if not off.any():
+        return None
+    true, predicted = np.unravel_index(int(off.argmax()), off.shape)
+    return int(true), int(predicted)

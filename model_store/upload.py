@@ -25,9 +25,9 @@ import numpy as np
 
 from model_store.describe import base_metadata
 from model_store.layer_names import with_safe_names
+from model_store.model_input import ACCEPTED_SHAPES
 from model_store.refusal import Notice, Refusal
 
-ACCEPTED_INPUTS = ((28, 28, 1), (28, 28), (784,))
 MAX_BYTES = 25 * 1024 * 1024  # as .streamlit/config.toml's server.maxUploadSize, for the CLI too
 EXTENSIONS = (".keras", ".h5", ".hdf5")
 # A .keras file is config.json, metadata.json and model.weights.h5; weights barely compress.
@@ -228,7 +228,7 @@ def check_model(model) -> None:
     if len(outputs) != 1:
         raise UploadError("upload_outputs", count=len(outputs))
     shape = _shape(inputs[0])
-    if shape not in ACCEPTED_INPUTS:
+    if shape not in ACCEPTED_SHAPES:
         raise UploadError("upload_input_shape", shape=str(shape))
     out = _shape(outputs[0])
     if out != (10,):

@@ -6,40 +6,10 @@ import argparse
 import functools
 import json
 import sys
-import time
 
 from model_store.refusal import Refusal
 from training import datasets, presets
 from training.trainer import OPTIMIZERS, TrainConfig
-
-
-class ProgressBar:
-    """Terminal progress per epoch: batches done, loss, accuracy and time left."""
-
-    def __init__(self, stream=sys.stderr, width: int = 30):
-        self.stream, self.width = stream, width
-
-    def on_begin(self, info):
-        self.steps, self.epochs = info["steps_per_epoch"], info["epochs"]
-        print(f"training on {info['train_size']} images, validating on {info['val_size']}", file=self.stream)
-
-    def on_batch(self, epoch, batch, logs):
-        if batch == 1:
-            self.start = time.perf_counter()
-        if batch % 10 and batch != self.steps:
-            return
-        done = int(self.width * batch / self.steps)
-        left = (time.perf_counter() - self.start) / batch * (self.steps - batch)
-        self.stream.write(f"\repoch {epoch}/{self.epochs} [{'=' * done}{' ' * (self.width - done)}] "
-                          f"{batch}/{self.steps} loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f} "
-                          f"ETA {left:4.0f}s ")
-        self.stream.flush()
-
-    def on_epoch(self, epoch, logs, model):
-        extra = "".join(f" {k} {logs[k]:.4f}" for k in ("val_loss", "val_accuracy") if k in logs)
-        self.stream.write(f"\repoch {epoch}/{self.epochs} done in {logs['seconds']:.0f}s: loss {logs['loss']:.4f} "
-                          f"acc {logs['accuracy']:.4f}{extra}{' ' * 20}\n")
-        self.stream.flush()
 
 
 def _summary(result) -> dict:
@@ -50,6 +20,7 @@ def _summary(result) -> dict:
 def cmd_train(args) -> int:
     """Every setting and the ``--save`` name are checked before any data is read: a refusal costs nothing. A run
     whose loss went NaN is never saved: the summary is printed, the reason goes to stderr, the exit status is 1."""
+    from training.progress import ProgressBar
     from training.trainer import Trainer, check_finite, save_result
 
     config = TrainConfig(dataset=args.dataset, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
@@ -94,6 +65,7 @@ def cmd_evaluate(args) -> int:
 def cmd_defaults(args) -> int:
     """Retrain each default; one whose loss went NaN is not written (the shipped one stays) and the status is 1."""
     from training.defaults import RECIPES, train_default
+    from training.progress import ProgressBar
 
     status = 0
     for dataset in [args.dataset] if args.dataset else list(RECIPES):

@@ -7,7 +7,7 @@ slant (rotation), size (zoom) and position. Fashion gets mirror images and small
 from __future__ import annotations
 
 
-def _stroke_thickness(images, seed: int):
+def stroke_thickness(images, seed: int):
     """Blend each image towards a 2x2 dilation (thicker) or erosion (thinner) by a random amount."""
     import tensorflow as tf
 
@@ -19,7 +19,7 @@ def _stroke_thickness(images, seed: int):
 
 
 def digit_augmenter(seed: int = 0):
-    """Return ``f(images) -> images`` for float batches (b, 28, 28, 1) in [0, 1]."""
+    """Return ``f(images) -> images`` for float batches (b, SIDE, SIDE, 1) in [0, 1]."""
     import keras
 
     L = keras.layers
@@ -30,7 +30,7 @@ def digit_augmenter(seed: int = 0):
     ], name="digit_augmentation")
 
     def apply(images):
-        return geometric(_stroke_thickness(images, seed), training=True)
+        return geometric(stroke_thickness(images, seed), training=True)
 
     return apply
 

@@ -1,5 +1,6 @@
-"""The Keras callback behind the trainer: forwards numbers, honours stop requests, keeps the best weights, and ends
-a training whose loss becomes NaN or infinite at once (``stop_reason`` "nan": see ``trainer.check_finite``).
+"""The Keras callback behind the trainer: honours stop requests, keeps the best weights, ends a training whose loss
+becomes NaN or infinite at once (``stop_reason`` "nan": see ``trainer.check_finite``), and passes Keras' events on to
+the trainer's callbacks, whole epochs only (see training/trainer.py).
 
 Imported only when a training starts, so that importing ``training`` stays free of TensorFlow.
 """
@@ -7,37 +8,45 @@ Imported only when a training starts, so that importing ``training`` stays free 
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import keras
 
 
 class Reporter(keras.callbacks.Callback):
-    def __init__(self, trainer, result, monitor: str):
+    """``stop``: set from any thread to end the run within a batch. ``listeners``: a ``keras.callbacks.CallbackList``
+    of the trainer's callbacks."""
+
+    def __init__(self, stop: threading.Event, result, monitor: str, listeners: keras.callbacks.CallbackList):
         super().__init__()
-        self.trainer, self.result, self.monitor = trainer, result, monitor
+        self.stop, self.result, self.monitor, self.listeners = stop, result, monitor, listeners
         self.epoch = 0
         self.epoch_start = time.perf_counter()
         self.best_value = math.inf
         self.best_weights = None
 
+    def on_train_begin(self, logs=None):
+        self.listeners.on_train_begin(logs)
+
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
         self.epoch_start = time.perf_counter()
+        self.listeners.on_epoch_begin(epoch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         if not math.isfinite(logs.get("loss", 0.0)):
-            self._not_finite()
-        elif self.trainer.stop_requested:
+            self.not_finite()
+        elif self.stop.is_set():
             self.result.stop_reason = "stopped"
             self.model.stop_training = True
-        self.trainer._emit("on_batch", self.epoch, batch + 1, logs)
+        self.listeners.on_train_batch_end(batch, logs)
 
     def on_test_batch_end(self, batch, logs=None):
         # Keras validates even after a mid-epoch stop; end that pass after one batch too, so a stop (also one
         # pressed while validating) ends the run within a batch. The epoch is then partial and not recorded.
-        if self.trainer.stop_requested or self.result.stop_reason in ("stopped", "nan"):
+        if self.stop.is_set() or self.result.stop_reason in ("stopped", "nan"):
             if self.result.stop_reason != "nan":
                 self.result.stop_reason = "stopped"
             self.model.stop_training = True
@@ -51,20 +60,20 @@ class Reporter(keras.callbacks.Callback):
         logs["seconds"] = time.perf_counter() - self.epoch_start
         self.result.history.append(logs)
         if not all(math.isfinite(logs[k]) for k in ("loss", "val_loss") if k in logs):
-            self._not_finite()  # e.g. a validation loss that went NaN after the last batch's update
+            self.not_finite()  # e.g. a validation loss that went NaN after the last batch's update
         value = logs.get(self.monitor, math.inf)
         if value < self.best_value:
             self.best_value, self.result.best_epoch = value, epoch + 1
             self.best_weights = self.model.get_weights()
-        self.trainer._emit("on_epoch", epoch + 1, logs, self.model)
+        self.listeners.on_epoch_end(epoch, dict(logs))
 
-    def _not_finite(self):
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:  # a stop mid-epoch keeps the best whole epoch's weights, not the partial ones
+            self.model.set_weights(self.best_weights)
+        self.listeners.on_train_end(logs)
+
+    def not_finite(self):
         """The loss is NaN or infinite: nothing more can be learned (Keras' TerminateOnNaN, and the epoch noted)."""
         self.result.stop_reason = "nan"
         self.result.non_finite_epoch = self.result.non_finite_epoch or self.epoch
         self.model.stop_training = True
-
-    def restore_best(self):
-        """Put back the weights of the best whole epoch (a stop mid-epoch keeps those, not the partial ones)."""
-        if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)

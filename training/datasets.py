@@ -17,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from model_store.model_input import SIDE
+from model_store.refusal import Refusal
+
 DATA_ENV = "CONVSCOPE_DATA"
 DEBIAN_DIRS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
 
@@ -28,18 +31,16 @@ CLASS_NAMES = {
     ],
 }
 DATASETS = tuple(CLASS_NAMES)
-TITLES = {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST"}
 _SPLIT_FILES = {"train": "train-{kind}-idx{dims}-ubyte", "test": "t10k-{kind}-idx{dims}-ubyte"}
-_EXPECTED_COUNT = {"train": 60000, "test": 10000}
 
 
-class DatasetError(Exception):
-    """A dataset could not be read; the message says which file or which sources failed."""
+class DatasetError(Refusal):
+    """A dataset could not be read; the sentence names the file, or every source that was tried."""
 
 
 @dataclass(frozen=True)
 class Split:
-    images: np.ndarray  # (n, 28, 28) uint8, ink bright
+    images: np.ndarray  # (n, SIDE, SIDE) uint8, ink bright
     labels: np.ndarray  # (n,) uint8 in 0..9
 
 
@@ -50,10 +51,6 @@ class Dataset:
     test: Split
     source: str
 
-    @property
-    def class_names(self) -> list[str]:
-        return CLASS_NAMES[self.name]
-
 
 def read_idx(path: str | Path, expected_dims: int) -> np.ndarray:
     """Read one IDX file (optionally gzip) and check its header against its length."""
@@ -63,21 +60,21 @@ def read_idx(path: str | Path, expected_dims: int) -> np.ndarray:
         with opener(path, "rb") as handle:
             raw = handle.read()
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DatasetError(f"{path}: cannot read ({exc})") from exc
+        raise DatasetError("data_unreadable", path=str(path), detail=str(exc)) from exc
     if len(raw) < 4:
-        raise DatasetError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
+        raise DatasetError("data_too_short", path=str(path), size=len(raw))
     zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0 or dtype_code != 0x08:
-        raise DatasetError(f"{path}: wrong magic number {raw[:4].hex()} (expected 0000 08 0{expected_dims})")
+        raise DatasetError("data_wrong_magic", path=str(path), found=raw[:4].hex(), dims=expected_dims)
     if ndim != expected_dims:
-        raise DatasetError(f"{path}: has {ndim} dimensions, expected {expected_dims}")
+        raise DatasetError("data_wrong_dimensions", path=str(path), ndim=ndim, dims=expected_dims)
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DatasetError(f"{path}: truncated header")
+        raise DatasetError("data_truncated_header", path=str(path))
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     size = int(np.prod(shape))
     if len(raw) - header != size:
-        raise DatasetError(f"{path}: header says {shape} ({size} bytes) but file holds {len(raw) - header} bytes")
+        raise DatasetError("data_wrong_size", path=str(path), shape=shape, size=size, actual=len(raw) - header)
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -90,13 +87,13 @@ def _find(folder: Path, stem: str) -> Path | None:
 
 def check_split(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
     """Validate shapes, counts and label range of one split."""
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise DatasetError(f"{where}: images have shape {images.shape}, expected (n, 28, 28)")
+    if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
+        raise DatasetError("data_image_shape", where=where, shape=images.shape)
     if labels.ndim != 1 or len(labels) != len(images):
-        raise DatasetError(f"{where}: {len(labels)} labels for {len(images)} images")
+        raise DatasetError("data_label_count", where=where, labels=len(labels), images=len(images))
     if len(labels) and (labels.max() > 9 or labels.min() < 0):
         bad = int(labels.max()) if labels.max() > 9 else int(labels.min())
-        raise DatasetError(f"{where}: label {bad} is outside 0..9")
+        raise DatasetError("data_label_range", where=where, label=bad)
     return Split(np.ascontiguousarray(images, dtype=np.uint8), np.ascontiguousarray(labels, dtype=np.uint8))
 
 
@@ -109,7 +106,7 @@ def load_idx_folder(folder: str | Path, splits=("train", "test")) -> dict[str, S
         image_path = _find(folder, stem.format(kind="images", dims=3))
         label_path = _find(folder, stem.format(kind="labels", dims=1))
         if image_path is None or label_path is None:
-            raise DatasetError(f"{folder}: no {stem.format(kind='images', dims=3)}[.gz] / labels file")
+            raise DatasetError("data_files_missing", folder=str(folder), stem=stem.format(kind="images", dims=3))
         result[split] = check_split(read_idx(image_path, 3), read_idx(label_path, 1), str(image_path))
     return result
 
@@ -123,7 +120,7 @@ def load_npz(path: str | Path) -> dict[str, Split]:
                 "test": check_split(data["x_test"], data["y_test"], f"{path} (test)"),
             }
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DatasetError(f"{path}: not a valid mnist.npz ({exc})") from exc
+        raise DatasetError("data_bad_npz", path=str(path), detail=str(exc)) from exc
 
 
 def _keras_download(name: str) -> dict[str, Split]:
@@ -153,7 +150,7 @@ def load(name: str, data_dir: str | Path | None = None, allow_download: bool = T
     """
     splits_wanted = ("test",) if test_only else ("train", "test")
     if name not in CLASS_NAMES:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+        raise DatasetError("data_unknown", name=name, choices=", ".join(DATASETS))
     tried = []
     for folder in candidate_folders(name, data_dir):
         if not folder.is_dir():
@@ -166,7 +163,7 @@ def load(name: str, data_dir: str | Path | None = None, allow_download: bool = T
             else:
                 splits = load_idx_folder(folder, splits_wanted)
         except DatasetError as exc:
-            if "no t10k" in str(exc) or "no train" in str(exc):
+            if exc.code == "data_files_missing":  # not this folder: try the next
                 tried.append(str(exc))
                 continue
             raise
@@ -179,11 +176,7 @@ def load(name: str, data_dir: str | Path | None = None, allow_download: bool = T
             tried.append(f"Keras download: {type(exc).__name__}: {exc}")
     if not tried:  # no folder given, none configured, and no download allowed
         tried.append(f"no data folder: none was given and {DATA_ENV} is not set; downloading was not allowed")
-    raise DatasetError(
-        f"could not load {name}. Tried:\n  - " + "\n  - ".join(tried) +
-        f"\nFix: put the IDX files (train-images-idx3-ubyte.gz, ...) in <folder>/{name}/ and set "
-        f"{DATA_ENV}=<folder> (or pass --data <folder>), or connect to the internet for Keras' download."
-    )
+    raise DatasetError("data_not_found", name=name, tried="\n  - ".join(tried))
 
 
 def load_test(name: str, data_dir: str | Path | None = None) -> Split | None:

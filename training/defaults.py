@@ -1,7 +1,8 @@
-"""Train the shipped default models: ``python -m training defaults [--dataset mnist|fashion-mnist]``.
+"""Recipes: the shipped default models, and the Train page's classroom demo.
 
-The settings below are the whole recipe; the command writes the model, its metadata (settings,
-per-epoch history, test figures, wall time) into ``model_store/defaults/``.
+``python -m training defaults [--dataset mnist|fashion-mnist]`` trains a default from its recipe below (the whole
+recipe) and writes the model and its metadata (settings, per-epoch history, test figures, wall time) into
+``model_store/defaults/``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ RECIPES = {
 }
 
 
-def train_default(dataset: str, data_dir=None, listeners=(), out_dir=None):
+def classroom_demo(dataset: str = "mnist") -> TrainConfig:
+    """Settings for a demo a class can watch to the end on a CPU, which still learns well
+    (bench/classroom_demo.py times them on MNIST)."""
+    return TrainConfig(dataset=dataset, preset="tf-tutorial", epochs=4, batch_size=64, optimizer="adam",
+                       learning_rate=2e-3, validation_split=0.1, subset=20000, seed=0)
+
+
+def train_default(dataset: str, data_dir=None, callbacks=(), out_dir=None):
     """Train one default model from its recipe and write it into the shipped defaults folder (a training whose loss
     went NaN raises ``check_finite``'s ``Refusal`` and leaves the folder as it was)."""
     import os
@@ -34,7 +42,7 @@ def train_default(dataset: str, data_dir=None, listeners=(), out_dir=None):
     from training.trainer import Trainer, check_finite, result_metadata, save_result
 
     data = datasets.load(dataset, data_dir)
-    result = Trainer(RECIPES[dataset], data.train, data.test, listeners).run()
+    result = Trainer(RECIPES[dataset], data.train, data.test, callbacks).run()
     check_finite(result)  # before the shipped model is deleted: a NaN run keeps the old one
     meta = result_metadata(result)
     meta["source"] = "shipped-default"

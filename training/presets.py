@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-INPUT_SHAPE = (28, 28, 1)
+from model_store.model_input import SIDE
+
+INPUT_SHAPE = (SIDE, SIDE, 1)
 
 
 @dataclass(frozen=True)
 class Preset:
+    """A preset's title and description are the pages' to word (``preset.<name>.title`` in the locale files)."""
+
     name: str
-    title: str
-    description: str
     build: Callable[[], object]
-    source: str  # "tutorial" or "convscope"
     recommended: dict  # training settings the preset was designed with
 
 
@@ -110,7 +111,8 @@ def _conv_bn(L, filters, name, padding="same", kernel=3):
 
 
 def convscope_digits():
-    """Small VGG-style net with BatchNorm: 99.5%+ on MNIST when trained with drawing-like augmentation."""
+    """Small VGG-style net with BatchNorm, our digit default: trained with drawing-like augmentation, so that it reads
+    digits people draw, not only MNIST's."""
     keras, L = _keras()
     return keras.Sequential([
         keras.Input(INPUT_SHAPE, name="image"),
@@ -155,8 +157,8 @@ def convscope_fashion():
 
 
 def convscope_fast():
-    """Cheap on a CPU, quick to learn: two conv blocks (5x5, 3x3) with BatchNorm, pooled early, so a 2-core laptop
-    reaches 99% on MNIST in a couple of epochs (bench/fast_99.py)."""
+    """Cheap on a CPU, quick to learn: two conv blocks (5x5, 3x3) with BatchNorm, pooled early, so that a laptop
+    without a GPU trains a good digit model in a few epochs (bench/fast_99.py times it)."""
     keras, L = _keras()
     return keras.Sequential([
         keras.Input(INPUT_SHAPE, name="image"),
@@ -174,25 +176,17 @@ def convscope_fast():
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in [
-    Preset("tf-tutorial", "TensorFlow tutorial CNN", "C32-P-C64-P-C64-D64: the TensorFlow CNN tutorial.",
-           tf_tutorial, "tutorial", {"epochs": 5, "batch_size": 32}),
-    Preset("book-cnn", "Book CNN (two convs, dropout)", "C32-C64-P-Drop-D128-Drop, batch 200, early stopping.",
-           book_cnn, "tutorial", {"epochs": 30, "batch_size": 200, "validation_split": 0.25, "patience": 10}),
-    Preset("mlp-baseline", "MLP baseline (no convolution)", "Flatten-D512: what a network without convolutions reaches.",
-           mlp_baseline, "tutorial", {"epochs": 30, "batch_size": 200, "validation_split": 0.25, "patience": 10}),
-    Preset("kernel4-sigmoid", "4x4 kernels, sigmoid dense", "C32(4)-P-C64(4)-P-C64(4)-Drop-D64 sigmoid.",
-           kernel4_sigmoid, "tutorial", {"epochs": 50, "batch_size": 32}),
-    Preset("fashion-same-pad", "Fashion CNN, same padding", "C32s-P-C64s-P-D100-Drop, 80/20 split, patience 2.",
-           fashion_same_pad, "tutorial", {"epochs": 30, "batch_size": 32, "validation_split": 0.2, "patience": 2}),
-    Preset("convscope-digits", "ConvScope digits (default)",
-           "VGG-style 32-32-64-64 with BatchNorm; trained on drawing-like augmentation.", convscope_digits, "convscope",
+    Preset("tf-tutorial", tf_tutorial, {"epochs": 5, "batch_size": 32}),
+    Preset("book-cnn", book_cnn, {"epochs": 30, "batch_size": 200, "validation_split": 0.25, "patience": 10}),
+    Preset("mlp-baseline", mlp_baseline, {"epochs": 30, "batch_size": 200, "validation_split": 0.25, "patience": 10}),
+    Preset("kernel4-sigmoid", kernel4_sigmoid, {"epochs": 50, "batch_size": 32}),
+    Preset("fashion-same-pad", fashion_same_pad,
+           {"epochs": 30, "batch_size": 32, "validation_split": 0.2, "patience": 2}),
+    Preset("convscope-digits", convscope_digits,
            {"epochs": 15, "batch_size": 128, "learning_rate": 2e-3, "cosine_decay": True, "augment": True}),
-    Preset("convscope-fashion", "ConvScope Fashion (default)",
-           "VGG-style 32-32-64-64-128 with BatchNorm and light dropout.", convscope_fashion, "convscope",
+    Preset("convscope-fashion", convscope_fashion,
            {"epochs": 24, "batch_size": 128, "learning_rate": 2e-3, "cosine_decay": True, "augment": True}),
-    Preset("convscope-fast", "ConvScope fast (99% in minutes)",
-           "Conv 5x5 then 3x3 with BatchNorm, pooled early: about the tutorial CNN's cost per image, 99% in two epochs.",
-           convscope_fast, "convscope",
+    Preset("convscope-fast", convscope_fast,
            {"epochs": 3, "batch_size": 128, "learning_rate": 3e-3, "cosine_decay": True, "validation_split": 0.0}),
 ]}
 

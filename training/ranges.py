@@ -1,4 +1,4 @@
-"""The ranges the Train page offers for its number fields, and the one function that brings typed values into them.
+"""The ranges and choices the Train page offers for its settings, and the functions that bring values into them.
 
 A value out of range is never replaced silently: ``clamp_to_ranges`` returns the config it will train with and one
 note (a ``Refusal``: code, values) per value it changed, which the page shows under the field.
@@ -23,6 +23,16 @@ SETTING_NAMES = {
 
 # TrainConfig field -> (lowest, highest) the Train page offers
 PAGE_RANGES = {"epochs": (1, 200), "patience": (0, 50), "subset": (100, 60000), "seed": (0, 2**31 - 1)}
+
+# the choices the Train page offers for the settings picked from a list
+BATCH_SIZES = (16, 32, 64, 128, 200, 256, 512)
+LEARNING_RATES = (1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 1e-1)
+
+
+def nearest_choice(value: float, choices) -> float:
+    """The choice closest to ``value``: a config from elsewhere (a preset, a saved model) may hold a value the page's
+    list does not offer, and a list widget can only show one it has."""
+    return min(choices, key=lambda choice: abs(choice - value))
 
 
 def clamp_to_ranges(config: TrainConfig, ranges: dict = PAGE_RANGES) -> tuple[TrainConfig, list[Refusal]]:

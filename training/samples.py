@@ -22,7 +22,7 @@ PER_CLASS = 20
 class TestImages:
     """Test images for the pages: the full test set when present, else the shipped sample."""
 
-    images: np.ndarray  # (n, 28, 28) uint8
+    images: np.ndarray  # (n, SIDE, SIDE) uint8
     labels: np.ndarray  # (n,) uint8
     indices: np.ndarray  # (n,) index of each image in the official test set
     full: bool

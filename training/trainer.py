@@ -1,8 +1,12 @@
-"""Train a preset on a dataset without Streamlit: numbers go to listeners, a stop ends within a batch.
+"""Train a preset on a dataset without Streamlit: progress goes to Keras callbacks, a stop ends within a batch.
 
-A listener is any object with some of these methods (missing ones are skipped):
-``on_begin(info)``, ``on_batch(epoch, batch, logs)``, ``on_epoch(epoch, logs, model)``, ``on_end(result)``.
-Epochs and batches are counted from 1.
+The callbacks given to a ``Trainer`` hear Keras' own events (``keras.callbacks.Callback``), as the trainer's
+``Reporter`` (training/callbacks.py) passes them on: ``on_train_begin``, ``on_epoch_begin``, ``on_train_batch_end``
+for every batch, ``on_epoch_end`` for every whole epoch only (a stop or a NaN cuts the last one short; its numbers
+are not comparable), and ``on_train_end`` once the best epoch's weights are back. Keras counts epochs and batches
+from 0; an epoch's logs carry ``epoch`` (from 1) and ``seconds``. ``self.params`` holds Keras' ``epochs`` and
+``steps`` (batches per epoch) and the trainer's ``train_size``, ``val_size`` and ``monitor`` (the number that picks
+the best epoch).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from model_store.model_input import shaped, to_float
 from model_store.refusal import Refusal
 from training import presets
 from training.datasets import CLASS_NAMES, Split
@@ -88,7 +93,7 @@ class TrainResult:
         return len(self.history)
 
 
-def _split_train(split: Split, config: TrainConfig):
+def split_train(split: Split, config: TrainConfig):
     """Shuffle with the seed, cut the subset, then hold out the validation share."""
     order = np.random.default_rng(config.seed).permutation(len(split.labels))
     if config.subset:
@@ -108,35 +113,18 @@ def distribution_strategy():
     return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
 
 
-def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 (n, 28, 28) -> float32 (n, 28, 28, 1) in [0, 1], the input every preset takes."""
-    return (images.astype(np.float32) / 255.0)[..., None]
-
-
 class Trainer:
-    """One training run. ``run()`` blocks; call ``request_stop()`` from any thread to end it early."""
+    """One training run. ``run()`` blocks; set ``stop`` from any thread to end it within a batch (an event of the
+    caller's, so that a stop asked for before the trainer exists counts too)."""
 
-    def __init__(self, config: TrainConfig, train: Split, test: Split | None = None, listeners=()):
+    def __init__(self, config: TrainConfig, train: Split, test: Split | None = None, callbacks=(),
+                 stop: threading.Event | None = None):
         config.validate()
         self.config = config
         self.train_split = train
         self.test_split = test
-        self.listeners = list(listeners)
-        self._stop = threading.Event()
-        self.model = None
-
-    def request_stop(self) -> None:
-        self._stop.set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-    def _emit(self, method: str, *args) -> None:
-        for listener in self.listeners:
-            handler = getattr(listener, method, None)
-            if handler is not None:
-                handler(*args)
+        self.callbacks = list(callbacks)
+        self.stop = stop if stop is not None else threading.Event()
 
     def _optimizer(self, steps_per_epoch: int):
         import keras
@@ -158,7 +146,7 @@ class Trainer:
         from training.augment import AUGMENTERS
 
         c = self.config
-        ds = tf.data.Dataset.from_tensor_slices((to_float(images), labels.astype(np.int32)))
+        ds = tf.data.Dataset.from_tensor_slices((shaped(to_float(images), presets.INPUT_SHAPE), labels.astype(np.int32)))
         if training:
             ds = ds.shuffle(len(labels), seed=c.seed, reshuffle_each_iteration=True)
         ds = ds.batch(c.batch_size)
@@ -176,22 +164,21 @@ class Trainer:
             import tensorflow as tf
 
             tf.config.experimental.enable_op_determinism()
-        (x_train, y_train), (x_val, y_val) = _split_train(self.train_split, c)
+        (x_train, y_train), (x_val, y_val) = split_train(self.train_split, c)
         steps = math.ceil(len(y_train) / c.batch_size)
         with distribution_strategy().scope():
             model = presets.build(c.preset)
             model.compile(optimizer=self._optimizer(steps), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        self.model = model
         result = TrainResult(config=c, model=model, train_size=len(y_train))
         has_val = len(y_val) > 0
         monitor = "val_loss" if has_val else "loss"
         from training.callbacks import Reporter
 
-        callbacks = [Reporter(self, result, monitor)]
+        listeners = keras.callbacks.CallbackList(self.callbacks, model=model, verbose=0, epochs=c.epochs, steps=steps,
+                                                 train_size=len(y_train), val_size=len(y_val), monitor=monitor)
+        callbacks = [Reporter(self.stop, result, monitor, listeners)]
         if c.patience:
             callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=c.patience))
-        self._emit("on_begin", {"epochs": c.epochs, "steps_per_epoch": steps, "train_size": len(y_train),
-                                "val_size": len(y_val), "monitor": monitor})
         start = time.perf_counter()
         model.fit(
             self._pipeline(x_train, y_train, training=True),
@@ -199,13 +186,11 @@ class Trainer:
             epochs=c.epochs, callbacks=callbacks, verbose=0, shuffle=False,  # the tf.data pipeline shuffles
         )
         result.seconds = time.perf_counter() - start
-        callbacks[0].restore_best()
         if result.stop_reason == "finished" and len(result.history) < c.epochs:
             result.stop_reason = "early-stopping"
         if self.test_split is not None and result.stop_reason != "nan":
             loss, acc = model.evaluate(self._pipeline(self.test_split.images, self.test_split.labels, False), verbose=0)
             result.test_loss, result.test_accuracy = float(loss), float(acc)
-        self._emit("on_end", result)
         return result
 
 

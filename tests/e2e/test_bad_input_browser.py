@@ -22,6 +22,7 @@ a fresh tab (its own Streamlit session) on the shared server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -31,20 +32,16 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
+from harness import ROOT
+from harness.chromium import ARTIFACTS, EXCEPTION, IDLE, MAIN, RUN_ENDS, exceptions_shown, open_tab, wait_idle
+from harness.digits import line
+from harness.draw import CLEAR_BUTTON, DRAWING, PREDICTION, UPPER_CANVAS, canvas_box, draw_strokes
 from model_store.store import DEFAULTS_DIR
-from tests.e2e.conftest import ARTIFACTS, IDLE, ROOT, RUN_ENDS, canvas_box, draw_strokes, wait_idle
 
 MODEL = "convscope-digits"
 EN = json.loads((ROOT / "app_pages" / "locales" / "en.json").read_text(encoding="utf-8"))
 HINT, BLOB, COMPARE = EN["draw.hint"], EN["draw.blob"], EN["draw.compare"]
 MAX_UPLOAD_MB = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]["maxUploadSize"]
-CANVAS = "[data-testid=stBidiComponentIsolated]"
-CLEAR_BUTTON = f"{CANVAS} button[aria-label='Reset canvas & history']"
-UPPER_CANVAS = f"{CANVAS} canvas.upper-canvas"  # takes the mouse events
-DRAWING = f"{CANVAS} canvas.dc-canvas.lower-canvas"  # holds the strokes
-PREDICTION = "[data-testid='prediction']"
-EXCEPTION = "[data-testid='stException']"
-MAIN = "[data-testid='stMain']"
 ALERTS = f"{MAIN} [data-testid='stAlert']"
 SLOW = 60_000  # ms, for what waits on a script run (expect's own default is 5 s; the test machine may be busy)
 
@@ -121,8 +118,8 @@ def alerts(page) -> list[str]:
 
 
 def assert_no_exception(page) -> None:
-    shown = page.locator(EXCEPTION)
-    assert shown.count() == 0, f"the page shows an exception: {shown.first.inner_text()}"
+    shown = exceptions_shown(page)
+    assert shown is None, f"the page shows {shown}"
 
 
 def ink_share(page) -> float:
@@ -155,24 +152,12 @@ def clear(page) -> None:
     assert ink_share(page) == 0
 
 
-def line(p, q, n: int = 8):
-    return [(p[0] + (q[0] - p[0]) * i / n, p[1] + (q[1] - p[1]) * i / n) for i in range(n + 1)]
-
-
 @pytest.fixture
 def draw_page(browser, app_server):
     """A fresh English tab (its own session) on the Draw page: the canvas empty, the hint shown, the run over."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    context.add_init_script(script=RUN_ENDS)
-    page = context.new_page()
-    page.set_default_timeout(SLOW)
-    page.goto(f"{app_server['url']}/")
-    page.wait_for_selector("[data-testid='stApp']")
-    canvas_box(page)
-    wait_idle(page)
-    assert wait_outcome(page, 0) == "hint"
-    yield page
-    context.close()
+    with open_tab(browser, f"{app_server['url']}/", timeout=SLOW, ready=UPPER_CANVAS, init_script=RUN_ENDS) as page:
+        assert wait_outcome(page, 0) == "hint"
+        yield page
 
 
 # ---- the Draw canvas --------------------------------------------------------------------------------
@@ -275,24 +260,35 @@ def model_table(page) -> list[list[str]]:
         .querySelectorAll("tr")].map(r => [...r.children].map(c => c.textContent.trim()))""")
 
 
-def test_upload_above_the_size_limit_is_refused(browser, app_server, tmp_path):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(SLOW)
-    uploads = []  # file uploads the browser sends to the server (Streamlit PUTs them to /_stcore/upload_file/...)
-    page.on("request", lambda request: uploads.append(request.url) if "/_stcore/upload_file" in request.url else None)
-    try:
-        page.goto(f"{app_server['url']}/models")
-        page.wait_for_selector("[data-testid='stApp']")
+@contextlib.contextmanager
+def models_tab(browser, app_server, **options):
+    """A new English tab on the Models page, for a ``with`` block: its title is shown and its run over."""
+    with open_tab(browser, f"{app_server['url']}/models", timeout=SLOW, **options) as page:
         expect(page.locator(MAIN).get_by_role("heading", level=1)).to_have_text(EN["models.title"], timeout=SLOW)
         wait_idle(page)
+        yield page
+
+
+def open_upload(page):
+    """Open the Models page's upload section; returns its file uploader once it is shown and the run is over."""
+    page.locator("[data-testid='stButtonGroup']").get_by_text(EN["models.section.upload"], exact=True).click()
+    uploader = page.locator("[data-testid='stFileUploader']").filter(has_text=EN["models.upload.file"])
+    expect(uploader).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    return uploader
+
+
+def test_upload_above_the_size_limit_is_refused(browser, app_server, tmp_path):
+    uploads = []  # file uploads the browser sends to the server (Streamlit PUTs them to /_stcore/upload_file/...)
+
+    def watch_uploads(page):
+        page.on("request", lambda request: uploads.append(request.url) if "/_stcore/upload_file" in request.url else None)
+
+    with models_tab(browser, app_server, setup=watch_uploads) as page:
         table = model_table(page)
         assert len(table) >= 2 and any(row[0] == MODEL for row in table[1:]), table
 
-        page.locator("[data-testid='stButtonGroup']").get_by_text(EN["models.section.upload"], exact=True).click()
-        uploader = page.locator("[data-testid='stFileUploader']").filter(has_text=EN["models.upload.file"])
-        expect(uploader).to_be_visible(timeout=SLOW)
-        wait_idle(page)
+        uploader = open_upload(page)
         # the limit is stated before anything is chosen
         expect(uploader.get_by_test_id("stFileUploaderDropzoneInstructions")).to_contain_text(f"{MAX_UPLOAD_MB}MB per file")
 
@@ -324,8 +320,6 @@ def test_upload_above_the_size_limit_is_refused(browser, app_server, tmp_path):
         page.wait_for_selector("[data-testid='stApp']")
         wait_idle(page)
         assert model_table(page) == table
-    finally:
-        context.close()
 
 
 def test_a_zip_bomb_model_is_refused_with_the_reason_and_no_traceback(browser, app_server, tmp_path):
@@ -343,18 +337,9 @@ def test_a_zip_bomb_model_is_refused_with_the_reason_and_no_traceback(browser, a
             content = source.read(name)
             target.writestr(name, content[:-1] + b" " * (200 * 2**20) + b"}" if name == "config.json" else content)
     assert bomb.stat().st_size < 2**20
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(SLOW)
-    try:
-        page.goto(f"{app_server['url']}/models")
-        expect(page.locator(MAIN).get_by_role("heading", level=1)).to_have_text(EN["models.title"], timeout=SLOW)
-        wait_idle(page)
+    with models_tab(browser, app_server) as page:
         table = model_table(page)
-        page.locator("[data-testid='stButtonGroup']").get_by_text(EN["models.section.upload"], exact=True).click()
-        uploader = page.locator("[data-testid='stFileUploader']").filter(has_text=EN["models.upload.file"])
-        expect(uploader).to_be_visible(timeout=SLOW)
-        wait_idle(page)
+        uploader = open_upload(page)
         uploader.locator("input[type=file]").set_input_files(str(bomb))
         button = page.get_by_role("button", name=EN["models.upload.button"])
         expect(button).to_be_enabled()
@@ -367,5 +352,3 @@ def test_a_zip_bomb_model_is_refused_with_the_reason_and_no_traceback(browser, a
         assert_no_exception(page)
         wait_idle(page)
         assert model_table(page) == table
-    finally:
-        context.close()

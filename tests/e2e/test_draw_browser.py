@@ -15,17 +15,17 @@ folder); the module skips when ``model_store/defaults/convscope-digits`` is miss
 
 from __future__ import annotations
 
-import math
 import re
 
 import pytest
 
+from harness.chromium import IDLE, MAIN, RUN_ENDS, open_tab, screenshot, wait_idle
+from harness.digits import SHAPES, place
+from harness.draw import CLEAR_BUTTON, PREDICTION, UPPER_CANVAS, canvas_box, draw_strokes, wait_new_prediction
 from model_store.store import DEFAULTS_DIR, ModelStore
-from tests.e2e.conftest import IDLE, RUN_ENDS, canvas_box, draw_strokes, screenshot, wait_idle
 
 MODEL = "convscope-digits"
 HINT = "Draw a digit on the black canvas to see the prediction."
-CLEAR_BUTTON = "[data-testid=stBidiComponentIsolated] button[aria-label='Reset canvas & history']"
 
 pytestmark = pytest.mark.skipif(
     not ((DEFAULTS_DIR / f"{MODEL}.keras").is_file() and (DEFAULTS_DIR / f"{MODEL}.json").is_file()),
@@ -34,35 +34,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-# ---- digits as a person draws them ------------------------------------------------------------------
-# Each shape is a list of strokes; a stroke is a list of (x, y) in a unit box (x right, y down), drawn
-# in the order a person's pen moves. ``place`` maps the box onto the canvas.
-def _line(p, q, n: int = 8):
-    return [(p[0] + (q[0] - p[0]) * i / n, p[1] + (q[1] - p[1]) * i / n) for i in range(n + 1)]
-
-
-def _ellipse(n: int = 40, tilt: float = 0.12):
-    """Starts at the top, runs anticlockwise as most people write a 0, and overlaps its start a little."""
-    points = []
-    for i in range(n + 3):
-        a = -2 * math.pi * i / n
-        x, y = 0.45 * math.sin(a), -0.48 * math.cos(a)
-        points.append((0.5 + x - tilt * y, 0.5 + y))  # slanted a little to the right, like handwriting
-    return points
-
-
-SHAPES = {
-    # an oval with many points, one stroke
-    "0": ([_ellipse()], 0.65),
-    # a single, slightly slanted vertical line
-    "1": ([_line((0.62, 0.0), (0.38, 1.0), 10)], 0.25),
-    # an open 4 in two strokes: down-left diagonal then across; then the long vertical
-    "4": ([_line((0.55, 0.0), (0.05, 0.62)) + _line((0.05, 0.62), (0.95, 0.6))[1:],
-           _line((0.68, 0.25), (0.66, 1.0))], 0.8),
-    # a 7 in one stroke: the top bar, then the diagonal down to the left
-    "7": ([_line((0.05, 0.06), (0.95, 0.02)) + _line((0.95, 0.02), (0.4, 1.0), 10)[1:]], 0.7),
-}
-
+# ---- where the digits of harness/digits.py are drawn ------------------------------------------------
 # (name, centre x, centre y, height) in canvas units (the canvas is 280x280 CSS px)
 LARGE_CENTRE = ("large-centre", 0.5, 0.5, 0.7)
 SMALL_CORNERS = {
@@ -71,13 +43,7 @@ SMALL_CORNERS = {
     "4": ("small-bottom-left", 0.2, 0.8, 0.3),
     "7": ("small-bottom-right", 0.8, 0.8, 0.3),
 }
-CASES = [(digit, place) for digit in SHAPES for place in (SMALL_CORNERS[digit], LARGE_CENTRE)]
-
-
-def place(digit: str, cx: float, cy: float, height: float):
-    strokes, aspect = SHAPES[digit]
-    width = height * aspect
-    return [[(cx - width / 2 + x * width, cy - height / 2 + y * height) for x, y in stroke] for stroke in strokes]
+CASES = [(digit, where) for digit in SHAPES for where in (SMALL_CORNERS[digit], LARGE_CENTRE)]
 
 
 # ---- page helpers -----------------------------------------------------------------------------------
@@ -87,14 +53,6 @@ def prediction_state(page) -> tuple[str, str] | None:
         const e = document.querySelector("[data-testid='prediction']");
         return e ? [e.getAttribute('data-input'), e.textContent.trim()] : null;
     }""")
-
-
-def wait_new_prediction(page, previous: str | None, timeout: float = 60_000) -> None:
-    """Wait until the prediction's input fingerprint differs from ``previous`` and the script run is over."""
-    page.wait_for_function("""([previous, idle]) => {
-        const e = document.querySelector("[data-testid='prediction']");
-        return e !== null && e.getAttribute('data-input') !== previous && document.querySelector(idle) !== null;
-    }""", arg=[previous, IDLE], timeout=timeout)
 
 
 def draw(page, strokes) -> str:
@@ -122,7 +80,6 @@ def clear_canvas(page) -> None:
     wait_empty(page)
 
 
-
 def tab_labels(page) -> list[str]:
     return [label.strip() for label in page.get_by_role("tab").all_inner_texts()]
 
@@ -133,24 +90,17 @@ def conv_layers(name: str, tmp_path_factory) -> list[str]:
 
 
 # ---- fixtures ---------------------------------------------------------------------------------------
-def open_draw_page(browser, app_server):
-    """A new English browser tab on the Draw page (the default page, served at "/"), ready to draw on."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    pg = context.new_page()
-    pg.set_default_timeout(60_000)
-    pg.goto(f"{app_server['url']}/")
-    pg.wait_for_selector("[data-testid='stApp']")
-    canvas_box(pg)  # the canvas is there ...
-    wait_idle(pg)  # ... and the first run is over: strokes drawn earlier are lost
-    return context, pg
+def draw_tab(browser, app_server, **options):
+    """A new English tab on the Draw page (the default page, served at "/"), ready to draw on: the canvas is there
+    and the first run is over (strokes drawn earlier are lost). A ``with`` block closes it."""
+    return open_tab(browser, f"{app_server['url']}/", ready=UPPER_CANVAS, **options)
 
 
 @pytest.fixture(scope="module")
 def draw_page(browser, app_server):
     """One tab shared by the drawing tests of this module."""
-    context, pg = open_draw_page(browser, app_server)
-    yield pg
-    context.close()
+    with draw_tab(browser, app_server) as pg:
+        yield pg
 
 
 @pytest.fixture
@@ -162,18 +112,14 @@ def blank(draw_page):
 
 # ---- tests ------------------------------------------------------------------------------------------
 def test_empty_canvas_shows_hint_and_no_prediction(browser, app_server):
-    context, page = open_draw_page(browser, app_server)
-    try:
-        main = page.locator("[data-testid='stMain']")
-        assert HINT in main.inner_text()
-        assert page.locator("[data-testid='prediction']").count() == 0
+    with draw_tab(browser, app_server) as page:
+        assert HINT in page.locator(MAIN).inner_text()
+        assert page.locator(PREDICTION).count() == 0
         assert page.locator("[data-testid='confidence']").count() == 0
         assert tab_labels(page) == []  # no feature maps without an input
         # the sidebar offers the shipped default digit model and the page uses it
         picker = page.locator("[data-testid='stSidebar']").get_by_role("combobox", name="Digits (MNIST) model")
         assert picker.input_value().startswith(f"{MODEL} (default)"), picker.input_value()
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("digit,where", CASES, ids=[f"{d}-{p[0]}" for d, p in CASES])
@@ -222,14 +168,9 @@ def touch_strokes(page, strokes, box) -> None:
 
 def test_digit_drawn_with_a_finger_is_read(browser, app_server):
     """Touch screens (tablets in class): a 7 drawn with touch events is read, and sent once per stroke."""
-    context = browser.new_context(viewport={"width": 1024, "height": 1366}, locale="en-US", has_touch=True,
-                                  is_mobile=True, device_scale_factor=2)
-    try:
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(f"{app_server['url']}/")
+    tablet = {"viewport": {"width": 1024, "height": 1366}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
+    with draw_tab(browser, app_server, **tablet) as page:
         box = canvas_box(page)
-        wait_idle(page)
         # the whole canvas can be reached at tablet width: its far corner is the drawing surface, not clipped
         corner = page.evaluate("""([x, y]) => {
             const host = document.elementFromPoint(x, y);
@@ -243,21 +184,12 @@ def test_digit_drawn_with_a_finger_is_read(browser, app_server):
         assert prediction_state(page)[1] == "7"
         assert strokes_sent(page) == len(strokes)
         screenshot(page, "draw-touch-7.png")
-    finally:
-        context.close()
 
 
 def test_a_stroke_redraws_only_the_drawing_and_fetches_no_images(browser, app_server):
     """A stroke reruns the page's fragment, not the whole app (the sidebar is not sent again), and its pictures come
     inside the update: a busy browser never asks for an image the next run has already dropped (a 404)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    context.add_init_script(script=RUN_ENDS)
-    try:
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(f"{app_server['url']}/")
-        canvas_box(page)  # the canvas is there
-        wait_idle(page)
+    with draw_tab(browser, app_server, init_script=RUN_ENDS) as page:
         page.wait_for_function("() => window.__runEnds.length > 0")  # the first, whole-app run has ended
         before = page.evaluate("() => window.__runEnds.length")
         requests = []
@@ -269,9 +201,7 @@ def test_a_stroke_redraws_only_the_drawing_and_fetches_no_images(browser, app_se
         assert ends and all(end == 3 for end in ends), f"runs after the strokes ended as {ends} (3: fragment run)"
         images = [url for url in requests if "/media/" in url or url.endswith((".png", ".jpg", ".jpeg"))]
         assert not images, f"a stroke fetched images: {images}"
-        assert page.locator("[data-testid='stMain'] img[src^='data:image/png']").count() >= 3
-    finally:
-        context.close()
+        assert page.locator(f"{MAIN} img[src^='data:image/png']").count() >= 3
 
 
 def test_naive_resize_comparison(blank):

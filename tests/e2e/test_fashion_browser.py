@@ -21,15 +21,17 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from model_store import preprocess
+from harness import ROOT
+from harness.chromium import ARTIFACTS, IDLE, open_tab, wait_idle
+from harness.draw import PREDICTION, wait_new_prediction
+from model_store.model_input import to_float
 from model_store.store import DEFAULTS_DIR, ModelStore
-from tests.e2e.conftest import ARTIFACTS, IDLE, wait_idle
 from training import samples
 from training.datasets import CLASS_NAMES
 
 MODEL = "convscope-fashion"
 DATASET = "fashion-mnist"
-LOCALE = DEFAULTS_DIR.parent.parent / "app_pages" / "locales" / "en.json"
+LOCALE = ROOT / "app_pages" / "locales" / "en.json"
 
 pytestmark = pytest.mark.skipif(
     not ((DEFAULTS_DIR / f"{MODEL}.keras").is_file() and (DEFAULTS_DIR / f"{MODEL}.json").is_file()),
@@ -39,7 +41,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def input_id(image: np.ndarray) -> str:
-    from app_pages.ui import input_id as fingerprint  # the page's own fingerprint of a model input
+    from app_pages.views import input_id as fingerprint  # the page's own fingerprint of a model input
 
     return fingerprint(image)
 
@@ -64,11 +66,11 @@ class Expected:
 
     def check(self, page, pos: int) -> None:
         """The page shows test image ``pos`` and what the model says about it."""
-        image = preprocess.from_uint8(self.test.images[pos])
+        image = to_float(self.test.images[pos])
         truth = int(self.test.labels[pos])
         prediction = self.predictor(image)
         main = page.locator("[data-testid='stMain']")
-        shown = page.locator("[data-testid='prediction']")
+        shown = page.locator(PREDICTION)
         assert shown.get_attribute("data-input") == input_id(image)
         assert shown.inner_text().strip() == self.names[prediction.label]
         confidence = page.locator("[data-testid='confidence']").inner_text()
@@ -95,26 +97,12 @@ def expected(tmp_path_factory):
 
 @pytest.fixture
 def fashion(browser, app_server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(f"{app_server['url']}/fashion")
-    page.wait_for_selector("[data-testid='prediction']")
-    wait_idle(page)
-    yield page
-    context.close()
+    with open_tab(browser, f"{app_server['url']}/fashion", ready=PREDICTION) as page:
+        yield page
 
 
 def current_input(page) -> str:
-    return page.locator("[data-testid='prediction']").get_attribute("data-input")
-
-
-def wait_new_input(page, previous: str) -> None:
-    """Wait until another image is shown (its fingerprint changed) and the script run is over."""
-    page.wait_for_function("""([previous, idle]) => {
-        const e = document.querySelector("[data-testid='prediction']");
-        return e !== null && e.getAttribute('data-input') !== previous && document.querySelector(idle) !== null;
-    }""", arg=[previous, IDLE])
+    return page.locator(PREDICTION).get_attribute("data-input")
 
 
 def count_runs(page) -> None:
@@ -151,7 +139,7 @@ def test_pick_by_class_gallery(fashion, expected):
     assert button.inner_text().strip() == f"#{int(expected.test.indices[pos])}"
     before = current_input(fashion)
     button.click()
-    wait_new_input(fashion, before)
+    wait_new_prediction(fashion, before)
     expected.check(fashion, pos)
     assert int(expected.test.labels[pos]) == label
     fashion.screenshot(path=str(ARTIFACTS / "fashion-gallery.png"))
@@ -165,7 +153,7 @@ def test_pick_by_index(fashion, expected):
     before = current_input(fashion)
     field.fill(str(pos))
     field.press("Enter")
-    wait_new_input(fashion, before)
+    wait_new_prediction(fashion, before)
     expected.check(fashion, pos)
     fashion.screenshot(path=str(ARTIFACTS / "fashion-index.png"))
 

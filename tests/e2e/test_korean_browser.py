@@ -18,7 +18,8 @@ import pytest
 from playwright.sync_api import expect
 
 from app_pages.i18n import LANGUAGES  # the picker's option labels
-from tests.e2e.conftest import ROOT, screenshot, wait_idle
+from harness import ROOT
+from harness.chromium import MAIN, exceptions_shown, open_tab, screenshot, wait_idle
 
 LOCALES = ROOT / "app_pages" / "locales"
 EN = json.loads((LOCALES / "en.json").read_text(encoding="utf-8"))
@@ -36,7 +37,6 @@ PAGES = {
 # Draw is the page the app opens on; it is visited through the navigation last, after a round trip.
 VISIT_ORDER = ["fashion", "convolution", "datasets", "train", "models", "draw"]
 LANGUAGE_PICKER = "Language / 언어"  # the picker's label, the same in both languages
-MAIN = "[data-testid='stMain']"
 NAV_LINKS = "[data-testid='stSidebarNav'] a[data-testid='stSidebarNavLink']"
 SLOW = 60_000  # ms, for what waits on a script run (expect's own default is 5 s; the test machine may be busy)
 
@@ -50,28 +50,22 @@ def language(page):
     return page.locator("[data-testid='stSidebar']").get_by_role("combobox", name=LANGUAGE_PICKER)
 
 
-
 @pytest.fixture(scope="module")
 def korean(browser, app_server):
     """One English tab on the Draw page, switched to Korean with the sidebar's language picker."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(f"{app_server['url']}/")
-    page.wait_for_selector("[data-testid='stApp']")
-    expect(page.locator(MAIN).get_by_role("heading", level=1)).to_have_text(EN["draw.title"], timeout=SLOW)
-    wait_idle(page)
-    assert nav_labels(page) == [EN[PAGES[p][1]] for p in PAGES]  # it really starts in English
-    expect(language(page)).to_have_value("English")
+    with open_tab(browser, f"{app_server['url']}/", locale="en-US", timeout=SLOW) as page:
+        expect(page.locator(MAIN).get_by_role("heading", level=1)).to_have_text(EN["draw.title"], timeout=SLOW)
+        wait_idle(page)
+        assert nav_labels(page) == [EN[PAGES[p][1]] for p in PAGES]  # it really starts in English
+        expect(language(page)).to_have_value("English")
 
-    language(page).click()
-    page.get_by_role("option", name=LANGUAGES["ko"], exact=True).click()
-    expect(language(page)).to_have_value(LANGUAGES["ko"], timeout=SLOW)
-    expect(page.locator(MAIN).get_by_role("heading", level=1)).to_have_text(KO["draw.title"], timeout=SLOW)
-    expect(page.locator(NAV_LINKS).first.get_by_test_id("stMarkdownContainer")).to_have_text(KO["nav.draw"], timeout=SLOW)
-    wait_idle(page)
-    yield page
-    context.close()
+        language(page).click()
+        page.get_by_role("option", name=LANGUAGES["ko"], exact=True).click()
+        expect(language(page)).to_have_value(LANGUAGES["ko"], timeout=SLOW)
+        expect(page.locator(MAIN).get_by_role("heading", level=1)).to_have_text(KO["draw.title"], timeout=SLOW)
+        expect(page.locator(NAV_LINKS).first.get_by_test_id("stMarkdownContainer")).to_have_text(KO["nav.draw"], timeout=SLOW)
+        wait_idle(page)
+        yield page
 
 
 def test_locale_files_have_the_keys_used_here():
@@ -110,5 +104,5 @@ def test_page_in_korean(korean, app_server, name):
             assert en_title not in headings, f"{name}: English title {en_title!r} shown; headings {headings}"
     if EN[title_key] != KO[title_key]:
         assert EN[title_key] not in main_text, f"{name}: English title {EN[title_key]!r} on the page"
-    assert page.locator("[data-testid='stException']").count() == 0, page.locator("[data-testid='stException']").inner_text()
+    assert exceptions_shown(page) is None, exceptions_shown(page)
     screenshot(page, f"ko-{name}.png")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, open_page, wait_idle
+from harness.chromium import ARTIFACTS, open_tab, type_number, wait_idle
 
 STATE = "[data-testid='train-state']"
 
@@ -65,62 +65,55 @@ def choose(page, label: str, option: str) -> None:
     wait_idle(page)
 
 
-def type_number(page, label: str, value: int) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
-    wait_idle(page)
+def test_a_short_training_grows_its_curve_stops_and_saves(browser, app_server):
+    with open_tab(browser, f"{app_server['url']}/train") as page:
+        page.get_by_text("Train a network", exact=True).wait_for()
+        type_number(page, "Epochs", 60)
+        choose(page, "Batch size", "64")
+        page.get_by_text("Train on a subset", exact=True).click()
+        wait_idle(page)
+        type_number(page, "Training images", 1500)
 
+        page.get_by_role("button", name="Start training").click()
+        page.wait_for_selector(f"{STATE}[data-status='running']", state="attached", timeout=60_000)
+        # the loss curve has at least two epochs, read from the chart itself, and it keeps growing
+        page.wait_for_function(f"() => ({LOSS_TRAIN_POINTS})() >= 2", timeout=120_000)
+        first = page.evaluate(LOSS_TRAIN_POINTS)
+        page.wait_for_function(f"() => ({LOSS_TRAIN_POINTS})() > {first}", timeout=120_000)
+        page.get_by_text(re.compile(r"Epoch \d+/60 · batch \d+/\d+ · about")).first.wait_for()  # the progress bar
+        page.screenshot(path=str(ARTIFACTS / "train-running.png"))
 
-def test_a_short_training_grows_its_curve_stops_and_saves(page, app_server):
-    open_page(page, app_server, "train")
-    page.get_by_text("Train a network", exact=True).wait_for()
-    type_number(page, "Epochs", 60)
-    choose(page, "Batch size", "64")
-    page.get_by_text("Train on a subset", exact=True).click()
-    wait_idle(page)
-    type_number(page, "Training images", 1500)
+        page.get_by_role("button", name="Stop").click()
+        page.wait_for_selector(f"{STATE}[data-status='stopped']", state="attached", timeout=60_000)
+        wait_idle(page)
+        done = epochs_shown(page)
+        assert 3 <= done < 60, done
+        page.get_by_text(f"Stopped after {done} finished epochs", exact=False).wait_for()
+        assert page.evaluate(LOSS_TRAIN_POINTS) == done  # the chart shows every finished epoch, no partial one
+        page.get_by_text("Confusion matrix", exact=True).wait_for()
+        page.screenshot(path=str(ARTIFACTS / "train-stopped.png"))
 
-    page.get_by_role("button", name="Start training").click()
-    page.wait_for_selector(f"{STATE}[data-status='running']", state="attached", timeout=60_000)
-    # the loss curve has at least two epochs, read from the chart itself, and it keeps growing
-    page.wait_for_function(f"() => ({LOSS_TRAIN_POINTS})() >= 2", timeout=120_000)
-    first = page.evaluate(LOSS_TRAIN_POINTS)
-    page.wait_for_function(f"() => ({LOSS_TRAIN_POINTS})() > {first}", timeout=120_000)
-    page.get_by_text(re.compile(r"Epoch \d+/60 · batch \d+/\d+ · about")).first.wait_for()  # the progress bar
-    page.screenshot(path=str(ARTIFACTS / "train-running.png"))
+        # a click on a confusion-matrix cell (true 2, predicted 8) shows that cell's images
+        page.get_by_text("Confusion matrix", exact=True).scroll_into_view_if_needed()
+        x, y = page.evaluate(CELL_CENTRE, ["8", "2"])
+        page.mouse.click(x, y)
+        wait_idle(page)
+        page.get_by_text(" test images of 2 were predicted as 8", exact=False).wait_for()
+        page.screenshot(path=str(ARTIFACTS / "train-confusion-click.png"))
 
-    page.get_by_role("button", name="Stop").click()
-    page.wait_for_selector(f"{STATE}[data-status='stopped']", state="attached", timeout=60_000)
-    wait_idle(page)
-    done = epochs_shown(page)
-    assert 3 <= done < 60, done
-    page.get_by_text(f"Stopped after {done} finished epochs", exact=False).wait_for()
-    assert page.evaluate(LOSS_TRAIN_POINTS) == done  # the chart shows every finished epoch, no partial one
-    page.get_by_text("Confusion matrix", exact=True).wait_for()
-    page.screenshot(path=str(ARTIFACTS / "train-stopped.png"))
-
-    # a click on a confusion-matrix cell (true 2, predicted 8) shows that cell's images
-    page.get_by_text("Confusion matrix", exact=True).scroll_into_view_if_needed()
-    x, y = page.evaluate(CELL_CENTRE, ["8", "2"])
-    page.mouse.click(x, y)
-    wait_idle(page)
-    page.get_by_text(" test images of 2 were predicted as 8", exact=False).wait_for()
-    page.screenshot(path=str(ARTIFACTS / "train-confusion-click.png"))
-
-    name = page.get_by_label("Name", exact=True)
-    name.fill("browser-run")
-    name.press("Enter")
-    wait_idle(page)
-    page.get_by_text("Use it as the Digits (MNIST) model", exact=True).click()
-    wait_idle(page)
-    page.get_by_role("button", name="Save").click()
-    wait_idle(page)
-    page.get_by_text("Saved to the model store as browser-run.", exact=True).wait_for()
-    # the sidebar's digit model picker now shows the saved model
-    page.wait_for_function("() => document.querySelector(\"[data-testid='stSidebar'] input[aria-label='Digits (MNIST) model']\")"
-                           ".value.startsWith('browser-run')")
-    page.screenshot(path=str(ARTIFACTS / "train-saved.png"))
-    page.get_by_role("button", name="New training").click()
-    wait_idle(page)
-    page.get_by_role("button", name="Start training").wait_for()
+        name = page.get_by_label("Name", exact=True)
+        name.fill("browser-run")
+        name.press("Enter")
+        wait_idle(page)
+        page.get_by_text("Use it as the Digits (MNIST) model", exact=True).click()
+        wait_idle(page)
+        page.get_by_role("button", name="Save").click()
+        wait_idle(page)
+        page.get_by_text("Saved to the model store as browser-run.", exact=True).wait_for()
+        # the sidebar's digit model picker now shows the saved model
+        picker = "[data-testid='stSidebar'] input[aria-label='Digits (MNIST) model']"
+        page.wait_for_function("([picker]) => document.querySelector(picker).value.startsWith('browser-run')", arg=[picker])
+        page.screenshot(path=str(ARTIFACTS / "train-saved.png"))
+        page.get_by_role("button", name="New training").click()
+        wait_idle(page)
+        page.get_by_role("button", name="Start training").wait_for()

@@ -8,7 +8,7 @@ digit model.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -16,31 +16,27 @@ from streamlit.testing.v1 import AppTest
 from model_store.store import DEFAULTS_DIR
 from tests.pages.fakes import ONE_SMALL_CORNER, SEVEN, FakeCanvas, drawing, install_fake_canvas
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-DRAW = "app_pages/draw.py"
-
 pytestmark = pytest.mark.skipif(not (DEFAULTS_DIR / "convscope-digits.keras").exists(),
                                 reason="the shipped digit model model_store/defaults/convscope-digits.keras is missing")
 
 
 @pytest.fixture
-def app(monkeypatch, tmp_path):
-    import streamlit as st
-
-    monkeypatch.setenv("CONVSCOPE_MODELS", str(tmp_path / "models"))
+def app(monkeypatch, open_app):
     install_fake_canvas(monkeypatch)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    return at
+    return open_app()  # the Draw page is the default page
+
+
+def marked(at, testid: str) -> str | None:
+    """The text of the element marked ``data-testid=testid`` in the page's Markdown, or None."""
+    for md in at.markdown:
+        found = re.search(rf"data-testid='{testid}'[^>]*>(.*?)</", md.value)
+        if found:
+            return found.group(1)
+    return None
 
 
 def predicted(at) -> str | None:
-    for md in at.markdown:
-        if "data-testid='prediction'" in md.value:
-            return md.value.split("line-height:1.1'>")[1].split("</div>")[0]
-    return None
+    return marked(at, "prediction")
 
 
 def test_empty_canvas_shows_a_hint_not_a_prediction(app):
@@ -94,19 +90,19 @@ def test_mnist_test_digit_shows_true_label_and_verdict(app):
     picker.set_value(3).run()
     assert not app.exception
     assert any(f"true label **{int(test.labels[3])}**" in c.value for c in app.caption)
-    assert any("data-testid='verdict'" in md.value for md in app.markdown)
+    assert marked(app, "verdict") is not None
 
 
 def test_low_confidence_is_marked():
     def page():
-        from app_pages import ui
+        from app_pages import views
 
-        ui.prediction_headline("3", 0.41)
-        ui.prediction_headline("8", 0.97)
+        views.prediction_headline("3", 0.41)
+        views.prediction_headline("8", 0.97)
 
     at = AppTest.from_function(page).run()
-    texts = [md.value for md in at.markdown]
-    assert "low confidence" in texts[0] and "low confidence" not in texts[1]
+    confidences = [re.search(r"data-testid='confidence'>(.*?)</div>", md.value).group(1) for md in at.markdown]
+    assert "low confidence" in confidences[0] and "low confidence" not in confidences[1]
 
 
 def store_user_model(tmp_path, name: str, meta: dict, nan: bool = False) -> None:
@@ -129,19 +125,25 @@ def store_user_model(tmp_path, name: str, meta: dict, nan: bool = False) -> None
     ({}, True, "NaN or infinity"),
     ({"class_names": ["a", "b", "c"]}, False, "its metadata names 3 classes"),
 ])
-def test_a_model_that_cannot_give_sensible_probabilities_shows_why_not_bars(monkeypatch, tmp_path, meta, nan, message):
-    import streamlit as st
-
-    monkeypatch.setenv("CONVSCOPE_MODELS", str(tmp_path / "models"))
+def test_a_model_that_cannot_give_sensible_probabilities_shows_why_not_bars(monkeypatch, tmp_path, open_app, meta, nan,
+                                                                          message):
     store_user_model(tmp_path, "odd", meta, nan=nan)
     install_fake_canvas(monkeypatch)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
+    at = open_app()
     FakeCanvas.image = drawing(SEVEN)
     at.run()
     assert not at.exception, at.exception
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
     assert predicted(at) is None
     assert not [h for h in at.get("html") if "data-testid='probabilities'" in h.proto.body]
+
+
+def test_presentation_mode_keeps_the_answer_and_the_maps_and_drops_the_controls(app):
+    FakeCanvas.image = drawing(SEVEN)
+    app.run()
+    assert [s.value for s in app.subheader] == ["What the model sees", "Feature maps", "Why this answer?", "Filters"]
+    app.sidebar.toggle(key="present").set_value(True).run()
+    assert not app.exception
+    assert [s.value for s in app.subheader] == ["What the model sees", "Feature maps", "Why this answer?"]
+    assert not [c for c in app.checkbox if c.key == "show_values"] and not [t for t in app.toggle if t.key == "draw_filters"]
+    assert predicted(app) == "7" and app.tabs

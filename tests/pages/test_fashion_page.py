@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from model_store.store import DEFAULTS_DIR
 from training.datasets import CLASS_NAMES
 from training.samples import test_images as load_test_images
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+FASHION = "app_pages/fashion.py"
 NAMES = CLASS_NAMES["fashion-mnist"]
 
 pytestmark = pytest.mark.skipif(not (DEFAULTS_DIR / "convscope-fashion.keras").exists(),
@@ -20,17 +21,8 @@ pytestmark = pytest.mark.skipif(not (DEFAULTS_DIR / "convscope-fashion.keras").e
 
 
 @pytest.fixture
-def app(monkeypatch, tmp_path):
-    import streamlit as st
-
-    monkeypatch.setenv("CONVSCOPE_MODELS", str(tmp_path / "models"))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("app_pages/fashion.py").run()
-    assert not at.exception
-    return at
+def app(open_app):
+    return open_app(FASHION)
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +39,9 @@ def expected(tmp_path_factory):
 def shown(at) -> tuple[str, str]:
     """(predicted class, verdict) as the page shows them."""
     for md in at.markdown:
-        if "data-testid='prediction'" in md.value:
-            label = md.value.split("line-height:1.1'>")[1].split("</div>")[0]
-            verdict = md.value.split("data-testid='verdict'>")[1].split("</div>")[0]
-            return label, verdict
+        label = re.search(r"data-testid='prediction'[^>]*>(.*?)</div>", md.value)
+        if label:
+            return label.group(1), re.search(r"data-testid='verdict'>(.*?)</div>", md.value).group(1)
     raise AssertionError("no prediction on the page")
 
 
@@ -86,3 +77,39 @@ def test_random_pick_and_feature_maps(app, expected):
     assert not app.exception
     check_position(app, expected, app.session_state.fashion_pick)
     assert len(app.tabs) == sum(1 for row in expected[1].model.layers if type(row).__name__ == "Conv2D")
+
+
+def test_the_class_picker_and_the_image_shown_agree(app, expected):
+    test, _ = expected
+    first = int(test.labels[0])  # image #0 is an ankle boot, not the first class (T-shirt/top)
+    assert app.selectbox(key="fashion_class").value == first
+    assert any(f"True class: **{NAMES[first]}**" in md.value for md in app.markdown)
+
+    app.selectbox(key="fashion_class").set_value(3).run()  # Dress: its first image is shown at once
+    assert not app.exception
+    assert int(test.labels[app.session_state.fashion_pick]) == 3
+    check_position(app, expected, int(test.by_class(3)[0]))
+
+    pos = int(test.by_class(8)[0])  # a bag picked by its number: the class picker follows
+    picker = app.number_input(key="fashion_pick") if test.full else app.selectbox(key="fashion_pick")
+    picker.set_value(pos).run()
+    assert app.selectbox(key="fashion_class").value == 8
+    check_position(app, expected, pos)
+
+
+def test_presentation_mode_keeps_the_answer_and_the_maps_and_drops_the_filters(open_app):
+    at = open_app(FASHION)
+    assert [s.value for s in at.subheader] == ["Feature maps", "Why this answer?", "Filters"]
+    at.sidebar.toggle(key="present").set_value(True).run()
+    assert not at.exception
+    assert [s.value for s in at.subheader] == ["Feature maps", "Why this answer?"]
+    assert not [t for t in at.toggle if t.key == "fashion_filters"]
+    assert shown(at)[0] in NAMES and at.tabs
+
+
+def test_in_korean_the_answer_and_the_sections_are_korean(open_app):
+    ko = json.loads((Path(__file__).resolve().parents[2] / "app_pages" / "locales" / "ko.json").read_text("utf-8"))
+    at = open_app(FASHION, lang="ko")
+    label, verdict = shown(at)
+    assert label in [ko[f"class.{name}"] for name in NAMES] and verdict in (ko["common.correct"], ko["common.wrong"])
+    assert [s.value for s in at.subheader] == [ko["maps.title"], ko["explain.title"], ko["filters.title"]]

@@ -13,7 +13,6 @@ from streamlit.testing.v1 import AppTest
 from model_store.store import DEFAULTS_DIR, ModelStore
 from tests.pages.tiny_data import model_file, write_data
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 MODELS = "app_pages/models.py"
 SHIPPED = (DEFAULTS_DIR / "convscope-digits.keras").exists()
 
@@ -24,15 +23,11 @@ def history(epochs: int, start: float) -> list[dict]:
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path):
+def env(monkeypatch, tmp_path, open_app):
     """A store with two small user models for MNIST and a tiny MNIST test set."""
     import keras
-    import streamlit as st
 
     monkeypatch.setenv("CONVSCOPE_DATA", str(write_data(tmp_path / "data", n_train=20, n_test=40)))
-    monkeypatch.setenv("CONVSCOPE_MODELS", str(tmp_path / "models"))
-    st.cache_resource.clear()
-    st.cache_data.clear()
     store = ModelStore()
     for name, seed, start in (("alpha", 0, 1.0), ("beta", 1, 2.0)):
         model_file(tmp_path / f"{name}.keras", seed=seed)
@@ -41,16 +36,7 @@ def env(monkeypatch, tmp_path):
                            "params": model.count_params(), "test_accuracy": 0.5 + seed / 10, "test_loss": 1.0,
                            "epochs_run": 3, "training_seconds": 12.0, "history": history(3, start),
                            "created_at": f"2026-01-0{seed + 1}T10:00:00+00:00"}, name)
-    yield tmp_path
-    st.cache_resource.clear()
-
-
-def open_models() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page(MODELS).run()
-    assert not at.exception, at.exception
-    return at
+    return tmp_path
 
 
 def table(at) -> dict[str, dict]:
@@ -58,8 +44,8 @@ def table(at) -> dict[str, dict]:
     return {row["Name"]: row for row in frame.to_dict("records")}
 
 
-def test_the_table_lists_every_model_and_marks_the_shipped_defaults(env):
-    at = open_models()
+def test_the_table_lists_every_model_and_marks_the_shipped_defaults(env, open_app):
+    at = open_app(MODELS)
     rows = table(at)
     assert {"alpha", "beta"} <= set(rows)
     assert rows["beta"]["Test accuracy"] == pytest.approx(60.0) and rows["alpha"]["Trained for"] == "3 epochs, 12 s"
@@ -71,8 +57,8 @@ def test_the_table_lists_every_model_and_marks_the_shipped_defaults(env):
         assert not [b for b in at.button if b.key in ("models_rename", "models_delete")]
 
 
-def test_choosing_the_active_model_moves_the_sidebar_picker(env):
-    at = open_models()
+def test_choosing_the_active_model_moves_the_sidebar_picker(env, open_app):
+    at = open_app(MODELS)
     at.selectbox(key="active::mnist").set_value("beta").run()
     assert not at.exception
     assert ModelStore().active("mnist") == "beta"
@@ -81,8 +67,8 @@ def test_choosing_the_active_model_moves_the_sidebar_picker(env):
     assert table(at)["beta"]["Active"] == "✓"
 
 
-def test_rename_and_a_refused_name(env):
-    at = open_models()
+def test_rename_and_a_refused_name(env, open_app):
+    at = open_app(MODELS)
     at.selectbox(key="models_pick").set_value("alpha").run()
     at.text_input(key="models_new_name").set_value("gamma")
     at.button(key="models_rename").click().run()
@@ -97,8 +83,8 @@ def test_rename_and_a_refused_name(env):
     assert any("cannot contain /" in e.value for e in at.error)
 
 
-def test_delete_asks_first(env):
-    at = open_models()
+def test_delete_asks_first(env, open_app):
+    at = open_app(MODELS)
     at.selectbox(key="models_pick").set_value("beta").run()
     at.button(key="models_delete").click().run()
     assert any("for good" in w.value for w in at.warning)
@@ -127,8 +113,8 @@ def upload(at, filename: str, data: bytes, name: str | None = None) -> AppTest:
     return at
 
 
-def test_upload_of_a_good_h5_model_evaluates_and_stores_it(env):
-    at = upload(open_models(), "colab_model.h5", model_file(env / "colab.h5", input_shape=(784,)))
+def test_upload_of_a_good_h5_model_evaluates_and_stores_it(env, open_app):
+    at = upload(open_app(MODELS), "colab_model.h5", model_file(env / "colab.h5", input_shape=(784,)))
     assert any("Added **colab_model**" in shown(s.value) and "Test accuracy" in s.value for s in at.success), at.success
     meta = json.loads((env / "models" / "colab_model.json").read_text())
     assert meta["source"] == "upload" and meta["original_filename"] == "colab_model.h5" and meta["input_shape"] == [784]
@@ -141,14 +127,14 @@ def test_upload_of_a_good_h5_model_evaluates_and_stores_it(env):
     ("lambda.keras", lambda p: model_file(p / "lambda.keras", lambda_layer=True), "Lambda layer"),
     ("rgb.keras", lambda p: model_file(p / "rgb.keras", input_shape=(32, 32, 3)), "(32, 32, 3)"),
 ])
-def test_upload_of_bad_files_is_refused_with_the_reason(env, filename, make, reason):
-    at = upload(open_models(), filename, make(env))
+def test_upload_of_bad_files_is_refused_with_the_reason(env, open_app, filename, make, reason):
+    at = upload(open_app(MODELS), filename, make(env))
     assert any(reason in shown(e.value) for e in at.error), [e.value for e in at.error]
     assert Path(filename).stem not in table(at)
 
 
-def test_compare_two_models(env):
-    at = open_models()
+def test_compare_two_models(env, open_app):
+    at = open_app(MODELS)
     at.segmented_control(key="models_section").set_value("compare").run()
     assert any("at least two" in i.value for i in at.info)
     at.multiselect(key="models_cmp_mnist").set_value(["alpha", "beta"]).run()
@@ -178,16 +164,16 @@ def zip_bomb(path: Path) -> bytes:
     return out.getvalue()
 
 
-def test_a_zip_bomb_upload_is_refused_with_the_reason(env):
-    at = upload(open_models(), "bomb.keras", zip_bomb(env / "bomb.keras"))
+def test_a_zip_bomb_upload_is_refused_with_the_reason(env, open_app):
+    at = upload(open_app(MODELS), "bomb.keras", zip_bomb(env / "bomb.keras"))
     assert any("compressed" in e.value and "zip bomb" in e.value for e in at.error), [e.value for e in at.error]
     assert "bomb" not in table(at)
 
 
-def test_one_model_with_bad_metadata_breaks_no_page_and_can_be_deleted(env):
+def test_one_model_with_bad_metadata_breaks_no_page_and_can_be_deleted(env, open_app):
     (env / "models" / "alpha.json").write_text(json.dumps({"dataset": "mnist", "test_accuracy": "high",
                                                             "created_at": 1700000000}))
-    at = open_models()
+    at = open_app(MODELS)
     rows = table(at)
     assert "test_accuracy must be a number" in rows["alpha"]["Problem"]
     at.selectbox(key="models_pick").set_value("alpha").run()
@@ -203,8 +189,8 @@ def test_one_model_with_bad_metadata_breaks_no_page_and_can_be_deleted(env):
         assert not at.exception, (page, at.exception)
 
 
-def test_a_name_with_markdown_is_shown_as_typed(env):
-    at = open_models()
+def test_a_name_with_markdown_is_shown_as_typed(env, open_app):
+    at = open_app(MODELS)
     at.selectbox(key="models_pick").set_value("alpha").run()
     at.text_input(key="models_new_name").set_value("_it_ [click](x)")
     at.button(key="models_rename").click().run()

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import keras
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from model_store.store import DEFAULTS_DIR, ModelStore
 from tests.pages.fakes import FOUR, SEVEN, FakeCanvas, drawing, install_fake_canvas
@@ -24,13 +23,10 @@ def test_no_model_predict_in_the_interactive_code(path):
 
 
 @pytest.mark.skipif(not (DEFAULTS_DIR / "convscope-digits.keras").exists(), reason="shipped digit model missing")
-def test_draw_reruns_load_once_and_never_predict(monkeypatch, tmp_path):
-    import streamlit as st
-
+def test_draw_reruns_load_once_and_never_predict(monkeypatch, open_app):
     from model_store import litert
 
     monkeypatch.setenv(litert.DISABLE_ENV, "1")  # the app as shipped (tests/pages/conftest.py turns it off)
-    monkeypatch.setenv("CONVSCOPE_MODELS", str(tmp_path))
     install_fake_canvas(monkeypatch)
 
     def forbidden(*args, **kwargs):
@@ -40,16 +36,16 @@ def test_draw_reruns_load_once_and_never_predict(monkeypatch, tmp_path):
     loads = []
     real_load = ModelStore.load
     monkeypatch.setattr(ModelStore, "load", lambda self, name: loads.append(name) or real_load(self, name))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for strokes in (SEVEN, FOUR, SEVEN, FOUR):
+    FakeCanvas.image = drawing(SEVEN)
+    at = open_app()
+    for strokes in (FOUR, SEVEN, FOUR):
         FakeCanvas.image = drawing(strokes)
         at.run()
         assert not at.exception
     at.toggle(key="draw_explain").set_value(True).run()
     assert not at.exception
     assert loads.count("convscope-digits") == 1, loads
-    from app_pages import ui
+    from app_pages import resources
 
-    assert ui.predictor("convscope-digits").wait_for_litert(120), "the app's digit model should answer drawings through LiteRT"
+    assert resources.predictor("convscope-digits").wait_for_litert(120), \
+        "the app's digit model should answer drawings through LiteRT"

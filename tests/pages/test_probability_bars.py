@@ -14,13 +14,18 @@ def rows(markup: str) -> list[tuple[int, float]]:
     return [(int(c), float(p)) for c, p in re.findall(r"data-class='(\d+)' data-p='([0-9.]+)'", markup)]
 
 
+def marks(markup: str) -> dict[int, str]:
+    """class -> how its bar is marked (predicted, true), for the marked rows only."""
+    return {int(c): m for c, m in re.findall(r"data-class='(\d+)' data-p='[0-9.]+' data-mark='(\w+)'", markup)}
+
+
 def test_every_class_in_order_with_its_probability():
     p = np.linspace(1, 10, 10) / 55
     markup = bars.probability_html(p, NAMES)
     assert [c for c, _ in rows(markup)] == list(range(10))
     np.testing.assert_allclose([v for _, v in rows(markup)], p, atol=1e-6)
     assert "data-predicted='9'" in markup
-    assert markup.count(bars.PREDICTED) == 1 and bars.TRUE not in markup
+    assert marks(markup) == {9: "predicted"}
 
 
 def test_a_missed_true_class_is_marked():
@@ -28,8 +33,13 @@ def test_a_missed_true_class_is_marked():
     p[3] = 0.55
     markup = bars.probability_html(p, NAMES, true_label=8)
     assert "data-predicted='3'" in markup
-    assert markup.count(bars.PREDICTED) == 1 and markup.count(bars.TRUE) == 1
-    assert markup.index(bars.TRUE) > markup.index("data-class='8'")
+    assert marks(markup) == {3: "predicted", 8: "true"}
+
+
+def test_a_true_class_that_was_predicted_is_marked_once():
+    p = np.full(10, 0.05)
+    p[3] = 0.55
+    assert marks(bars.probability_html(p, NAMES, true_label=3)) == {3: "predicted"}
 
 
 def test_class_names_are_escaped():

@@ -1,7 +1,7 @@
 """The Train page under AppTest, on tiny IDX files the test writes (CONVSCOPE_DATA points at them).
 
-A real one-epoch training runs in the page's background thread; the test waits on the job itself
-(the registry is the page's ``st.cache_resource``) and then reruns the page to read what it shows.
+A real one-epoch training runs in a background thread (tests/pages/conftest.py); the test waits on the job itself
+(the registry is the app's ``st.cache_resource``) and then reruns the page to read what it shows.
 """
 
 from __future__ import annotations
@@ -9,57 +9,43 @@ from __future__ import annotations
 import json
 import re
 import threading
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages import resources
+from model_store.scores import most_frequent_mistake
 from tests.pages.tiny_data import write_data
+from training import data_cache, registry
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TRAIN = "app_pages/train.py"
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path):
-    import streamlit as st
-
-    from training import jobs
-
+def env(monkeypatch, tmp_path, open_app):
     monkeypatch.setenv("CONVSCOPE_DATA", str(write_data(tmp_path / "data")))
-    monkeypatch.setenv("CONVSCOPE_MODELS", str(tmp_path / "models"))
-    monkeypatch.delenv(jobs.MAX_ENV, raising=False)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    jobs.clear_data_cache()
+    monkeypatch.delenv(registry.MAX_ENV, raising=False)
+    data_cache.clear_data_cache()
     yield tmp_path
-    from app_pages import ui
-
-    for job in ui.jobs().jobs():  # never leave a thread training behind
+    for job in resources.jobs().jobs():  # never leave a thread training behind
         job.request_stop()
         job.wait(60)
-    st.cache_resource.clear()
-    jobs.clear_data_cache()
+    data_cache.clear_data_cache()
 
 
-def open_train(env_path) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page(TRAIN).run()
-    assert not at.exception, at.exception
-    return at
+@pytest.fixture
+def open_train(open_app):
+    return lambda: open_app(TRAIN)
 
 
 def the_job():
-    from app_pages import ui
-
-    jobs = ui.jobs().jobs()
+    jobs = resources.jobs().jobs()
     assert len(jobs) == 1
     return jobs[0]
 
 
-def test_settings_show_the_presets_layers_and_the_demo_button(env):
-    at = open_train(env)
+def test_settings_show_the_presets_layers_and_the_demo_button(env, open_train):
+    at = open_train()
     assert at.title[0].value == "Train a network"
     layers = at.dataframe[0].value
     assert list(layers["Layer"])[:3] == ["conv1", "pool1", "conv2"]  # tf-tutorial, the default preset
@@ -71,8 +57,8 @@ def test_settings_show_the_presets_layers_and_the_demo_button(env):
     assert at.selectbox(key="tr_preset").value == "tf-tutorial" and at.toggle(key="tr_use_subset").value
 
 
-def test_one_epoch_on_a_tiny_subset_draws_the_curves_and_saves_a_model(env):
-    at = open_train(env)
+def test_one_epoch_on_a_tiny_subset_draws_the_curves_and_saves_a_model(env, open_train):
+    at = open_train()
     at.number_input(key="tr_epochs").set_value(1)
     at.selectbox(key="tr_batch").set_value(32)
     at.toggle(key="tr_use_subset").set_value(True).run()
@@ -83,7 +69,7 @@ def test_one_epoch_on_a_tiny_subset_draws_the_curves_and_saves_a_model(env):
     assert job.wait(120), job.snapshot()
     at.run()
     assert not at.exception, at.exception
-    assert "Training finished: 1 epochs" in at.success[0].value
+    assert "Training finished: 1 epoch in" in at.success[0].value  # one epoch, not "1 epochs"
     assert len(at.get("plotly_chart")) >= 3  # loss, accuracy, confusion matrix
     assert [m.label for m in at.metric][:2] == ["Test accuracy", "Test loss"]
     assert any("Misclassified test images" in s.value for s in at.subheader)
@@ -94,6 +80,9 @@ def test_one_epoch_on_a_tiny_subset_draws_the_curves_and_saves_a_model(env):
     epoch_slider.set_value(0).run()
     assert "after epoch 0" in " ".join(str(img.proto) for img in at.get("image"))
     assert at.session_state["tr_cm_true"] in range(10)
+    confusion = job.snapshot().evaluation.confusion
+    if most_frequent_mistake(confusion):  # the cell opened first: the most frequent mistake
+        assert (at.session_state["tr_cm_true"], at.session_state["tr_cm_pred"]) == most_frequent_mistake(confusion)
 
     at.text_input(key="tr_save_name").set_value("tiny run")
     at.checkbox(key="tr_make_active").check()
@@ -112,9 +101,7 @@ def test_one_epoch_on_a_tiny_subset_draws_the_curves_and_saves_a_model(env):
 
 
 def the_job_count() -> int:
-    from app_pages import ui
-
-    return len(ui.jobs().jobs())
+    return len(resources.jobs().jobs())
 
 
 def train_tiny(at: AppTest) -> None:
@@ -139,10 +126,10 @@ def errors(at: AppTest) -> list[str]:
     return shown(at.error)
 
 
-def test_a_bad_or_taken_name_is_told_before_the_click_and_the_model_waits_for_a_good_one(env):
+def test_a_bad_or_taken_name_is_told_before_the_click_and_the_model_waits_for_a_good_one(env, open_train):
     from model_store.store import ModelStore
 
-    at = open_train(env)
+    at = open_train()
     train_tiny(at)
     job = the_job()
     assert not at.button(key="tr_save").disabled  # the default name is free
@@ -176,7 +163,7 @@ def test_a_bad_or_taken_name_is_told_before_the_click_and_the_model_waits_for_a_
     ("ko", "훈련 실패: 에포크 1에서 손실이 NaN 또는 무한대(숫자가 아님)가 되었습니다",
      "이렇게 훈련된 모델은 아무것도 답하지 못하므로 저장할 수 없습니다"),
 ])
-def test_a_training_whose_loss_went_nan_cannot_be_saved_and_says_why(env, monkeypatch, lang, failed, reason):
+def test_a_training_whose_loss_went_nan_cannot_be_saved_and_says_why(env, open_train, monkeypatch, lang, failed, reason):
     import numpy as np
 
     from training import presets
@@ -190,7 +177,7 @@ def test_a_training_whose_loss_went_nan_cannot_be_saved_and_says_why(env, monkey
         return model
 
     monkeypatch.setattr(presets, "build", poisoned)
-    at = open_train(env)
+    at = open_train()
     at.selectbox(key="lang").set_value(lang).run()
     train_tiny(at)
     assert any(e.startswith(failed) and reason in e for e in errors(at)), errors(at)
@@ -198,11 +185,10 @@ def test_a_training_whose_loss_went_nan_cannot_be_saved_and_says_why(env, monkey
     assert the_job().snapshot().save_refusal.code == "training_not_finite"
 
 
-def test_numbers_out_of_range_are_brought_into_it_with_a_note_never_silently(env):
-    from app_pages import ui
-    from training.jobs import load_dataset
+def test_numbers_out_of_range_are_brought_into_it_with_a_note_never_silently(env, open_train):
+    from training.data_cache import load_dataset
 
-    at = open_train(env)
+    at = open_train()
     at.number_input(key="tr_epochs").set_value(100000)
     at.number_input(key="tr_patience").set_value(-4).run()
     assert not at.exception, at.exception
@@ -214,8 +200,8 @@ def test_numbers_out_of_range_are_brought_into_it_with_a_note_never_silently(env
     assert "에포크은(는) 최대 200입니다: 200(으)로 훈련합니다" in shown(at.warning)
 
     gate = threading.Event()
-    registry = ui.jobs()
-    registry.data_loader = lambda name: gate.wait(60) and load_dataset(name)
+    jobs = resources.jobs()
+    jobs.data_loader = lambda name: gate.wait(60) and load_dataset(name)
     at.button(key="tr_start").click().run()
     job = the_job()
     assert (job.config.epochs, job.config.patience) == (200, 0)  # the range's end, as the note said
@@ -224,8 +210,7 @@ def test_numbers_out_of_range_are_brought_into_it_with_a_note_never_silently(env
     assert job.wait(60)
 
 
-def test_others_see_that_the_server_is_busy_and_cannot_start_a_second(env):
-    from app_pages import ui
+def test_others_see_that_the_server_is_busy_and_cannot_start_a_second(env, open_train):
     from training.datasets import DatasetError
     from training.trainer import TrainConfig
 
@@ -233,12 +218,12 @@ def test_others_see_that_the_server_is_busy_and_cannot_start_a_second(env):
 
     def slow_then_missing(name):
         release.wait(60)
-        raise DatasetError(f"could not load {name} (test)")
+        raise DatasetError("data_no_train", name=name, source="a test")
 
-    registry = ui.jobs()
-    registry.data_loader = slow_then_missing
-    job = registry.start(TrainConfig(), owner="someone else")
-    at = open_train(env)
+    jobs = resources.jobs()
+    jobs.data_loader = slow_then_missing
+    job = jobs.start(TrainConfig(), owner="someone else")
+    at = open_train()
     assert any("The server is training" in i.value for i in at.info)
     assert at.button(key="tr_start").disabled
     release.set()
@@ -248,13 +233,13 @@ def test_others_see_that_the_server_is_busy_and_cannot_start_a_second(env):
     assert not at.button(key="tr_start").disabled
 
 
-def test_a_missing_dataset_ends_as_a_clear_failure_not_a_spinner(env, monkeypatch, tmp_path):
+def test_a_missing_dataset_ends_as_a_clear_failure_not_a_spinner(env, open_train, monkeypatch, tmp_path):
     from training import datasets
 
     monkeypatch.setenv("CONVSCOPE_DATA", str(tmp_path / "empty"))
     monkeypatch.setattr(datasets, "DEBIAN_DIRS", {})
     monkeypatch.setattr(datasets, "_keras_download", lambda name: (_ for _ in ()).throw(ConnectionError("offline")))
-    at = open_train(env)
+    at = open_train()
     at.button(key="tr_start").click().run()
     assert the_job().wait(30)
     at.run()
@@ -264,14 +249,13 @@ def test_a_missing_dataset_ends_as_a_clear_failure_not_a_spinner(env, monkeypatc
     assert not at.get("progress")
 
 
-def test_the_run_survives_a_visit_to_another_page_and_stop_leaves_a_clear_status(env):
-    from app_pages import ui
-    from training.jobs import load_dataset
+def test_the_run_survives_a_visit_to_another_page_and_stop_leaves_a_clear_status(env, open_train):
+    from training.data_cache import load_dataset
 
     gate = threading.Event()
-    registry = ui.jobs()
-    registry.data_loader = lambda name: gate.wait(60) and load_dataset(name)
-    at = open_train(env)
+    jobs = resources.jobs()
+    jobs.data_loader = lambda name: gate.wait(60) and load_dataset(name)
+    at = open_train()
     at.button(key="tr_start").click().run()
     job = the_job()
     assert job.snapshot().active and job.owner == at.session_state["train_owner"]

@@ -1,4 +1,4 @@
-"""training.trainer: settings are checked, listeners hear every batch and epoch, a stop ends within a batch,
+"""training.trainer: settings are checked, callbacks hear every batch and whole epoch, a stop ends within a batch,
 NaN ends the run, best weights are kept, reruns with the same seed are identical. Every run is tiny."""
 
 from __future__ import annotations
@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import math
 
+import keras
 import numpy as np
 import pytest
 
+from model_store.model_input import shaped, to_float
 from model_store.refusal import Refusal
-from tests.unit.unit_data import learnable_images
+from tests.unit.unit_data import learnable_images, poisoned_build
 from training import presets
 from training.datasets import CLASS_NAMES, Split
 from training.defaults import DEFAULT_NAMES, RECIPES
@@ -19,39 +21,49 @@ from training.trainer import (
     TrainConfig,
     Trainer,
     TrainResult,
-    _split_train,
     check_finite,
     result_metadata,
     save_result,
-    to_float,
+    split_train,
 )
 
+BEGIN = ("epochs", "steps", "train_size", "val_size", "monitor")  # what the trainer tells its callbacks at the start
 
-class Recorder:
-    """A listener that writes down everything it hears and can act on a chosen batch."""
+
+def model_input(images):
+    return shaped(to_float(images), presets.INPUT_SHAPE)
+
+
+class Recorder(keras.callbacks.Callback):
+    """A callback that writes down everything it hears (epochs and batches from 1) and can act on a chosen batch."""
 
     def __init__(self, on_batch_action=None, keep_weights=True):
+        super().__init__()
         self.begin, self.batches, self.epochs, self.ends = [], [], [], []
         self.weights = {}  # epoch -> weights when that epoch ended
         self.trainer = None
         self.on_batch_action = on_batch_action
         self.keep_weights = keep_weights
+        self.epoch = 0
 
-    def on_begin(self, info):
-        self.begin.append(dict(info))
+    def on_train_begin(self, logs=None):
+        self.begin.append({key: self.params[key] for key in BEGIN})
 
-    def on_batch(self, epoch, batch, logs):
-        self.batches.append((epoch, batch, dict(logs)))
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches.append((self.epoch, batch + 1, dict(logs)))
         if self.on_batch_action:
-            self.on_batch_action(self, epoch, batch)
+            self.on_batch_action(self, self.epoch, batch + 1)
 
-    def on_epoch(self, epoch, logs, model):
-        self.epochs.append((epoch, dict(logs)))
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append((epoch + 1, dict(logs)))
         if self.keep_weights:
-            self.weights[epoch] = [w.copy() for w in model.get_weights()]
+            self.weights[epoch + 1] = [w.copy() for w in self.model.get_weights()]
 
-    def on_end(self, result):
-        self.ends.append(result)
+    def on_train_end(self, logs=None):
+        self.ends.append([w.copy() for w in self.model.get_weights()])
 
 
 def config(**changes) -> TrainConfig:
@@ -60,8 +72,8 @@ def config(**changes) -> TrainConfig:
     return TrainConfig(**settings)
 
 
-def run(train_split, test_split=None, listeners=(), **changes) -> TrainResult:
-    return Trainer(config(**changes), train_split, test_split, listeners).run()
+def run(train_split, test_split=None, callbacks=(), **changes) -> TrainResult:
+    return Trainer(config(**changes), train_split, test_split, callbacks).run()
 
 
 def same_weights(a, b) -> bool:
@@ -138,7 +150,7 @@ def test_to_dict_round_trips():
 
 # ---- the data split ---------------------------------------------------------------------------------------
 def test_split_train_subset_and_validation(train_split):
-    (x_train, y_train), (x_val, y_val) = _split_train(train_split, config(subset=100, validation_split=0.2))
+    (x_train, y_train), (x_val, y_val) = split_train(train_split, config(subset=100, validation_split=0.2))
     assert len(y_train) == 80 and len(y_val) == 20
     assert x_train.shape == (80, 28, 28) and x_val.shape == (20, 28, 28)
     # no image is in both, and all come from the split
@@ -146,22 +158,16 @@ def test_split_train_subset_and_validation(train_split):
     train_set, val_set = {i.tobytes() for i in x_train}, {i.tobytes() for i in x_val}
     assert not train_set & val_set and train_set | val_set <= seen
     # the same seed picks the same images; another seed others
-    (again, _), _ = _split_train(train_split, config(subset=100, validation_split=0.2))
-    (other, _), _ = _split_train(train_split, config(subset=100, validation_split=0.2, seed=1))
+    (again, _), _ = split_train(train_split, config(subset=100, validation_split=0.2))
+    (other, _), _ = split_train(train_split, config(subset=100, validation_split=0.2, seed=1))
     assert np.array_equal(again, x_train) and not np.array_equal(other, x_train)
 
 
 def test_split_train_never_leaves_training_empty(train_split):
-    (x_train, _), (x_val, _) = _split_train(train_split, config(subset=1, validation_split=0.9))
+    (x_train, _), (x_val, _) = split_train(train_split, config(subset=1, validation_split=0.9))
     assert len(x_train) == 1 and len(x_val) == 0
-    (x_train, _), (x_val, _) = _split_train(train_split, config(subset=None, validation_split=0.0))
+    (x_train, _), (x_val, _) = split_train(train_split, config(subset=None, validation_split=0.0))
     assert len(x_train) == len(train_split.labels) and len(x_val) == 0
-
-
-def test_to_float():
-    x = to_float(np.array([[[0, 255], [51, 102]]], np.uint8))
-    assert x.shape == (1, 2, 2, 1) and x.dtype == np.float32
-    np.testing.assert_allclose(x[0, :, :, 0], [[0.0, 1.0], [0.2, 0.4]], atol=1e-6)
 
 
 # ---- a normal run --------------------------------------------------------------------------------------------
@@ -172,17 +178,16 @@ def normal_run(train_split, test_split):
     return recorder, result
 
 
-def test_listener_hears_begin_batches_epochs_end(normal_run):
+def test_callbacks_hear_begin_batches_epochs_end(normal_run):
     recorder, result = normal_run
-    assert recorder.begin == [{"epochs": 2, "steps_per_epoch": 6, "train_size": 180, "val_size": 20,
-                               "monitor": "val_loss"}]
+    assert recorder.begin == [{"epochs": 2, "steps": 6, "train_size": 180, "val_size": 20, "monitor": "val_loss"}]
     assert [(e, b) for e, b, _ in recorder.batches] == [(e, b) for e in (1, 2) for b in range(1, 7)]
     assert all(math.isfinite(logs["loss"]) and "accuracy" in logs for _, _, logs in recorder.batches)
     assert [e for e, _ in recorder.epochs] == [1, 2]
     for epoch, logs in recorder.epochs:
         assert {"loss", "accuracy", "val_loss", "val_accuracy", "epoch", "seconds"} <= set(logs)
         assert "learning_rate" not in logs and logs["epoch"] == epoch and logs["seconds"] >= 0
-    assert recorder.ends == [result]
+    assert len(recorder.ends) == 1 and same_weights(recorder.ends[0], result.model.get_weights())
 
 
 def test_result_of_a_normal_run(normal_run, test_split):
@@ -240,29 +245,29 @@ def test_a_trained_model_round_trips_through_the_store(normal_run, store, test_s
     entry = store.save(result.model, result_metadata(result), "trained")
     assert entry.test_accuracy == result.test_accuracy and entry.meta["history"] == result.history
     loaded = store.load("trained")
-    x = to_float(test_split.images[:8])
+    x = model_input(test_split.images[:8])
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(result.model(x)), atol=1e-5)
     assert evaluate(loaded, test_split, CLASS_NAMES["mnist"])["accuracy"] == pytest.approx(result.test_accuracy,
                                                                                           abs=1e-6)
 
 
 # ---- stopping ----------------------------------------------------------------------------------------------
-def test_request_stop_from_a_listener_ends_within_one_batch(train_split, test_split):
+def test_a_stop_from_a_callback_ends_within_one_batch(train_split, test_split):
     asked_at = []
 
     def stop_at_epoch_2_batch_3(recorder, epoch, batch):
         if (epoch, batch) == (2, 3):
             asked_at.append(len(recorder.batches))
-            recorder.trainer.request_stop()
+            recorder.trainer.stop.set()
         if epoch == 2:  # the weights of the unfinished epoch, to see that they are not the ones kept
-            recorder.partial = [w.copy() for w in recorder.trainer.model.get_weights()]
+            recorder.partial = [w.copy() for w in recorder.model.get_weights()]
 
     recorder = Recorder(stop_at_epoch_2_batch_3)
     trainer = Trainer(config(epochs=4, batch_size=16, validation_split=0.0), train_split, test_split, [recorder])
     recorder.trainer = trainer
     result = trainer.run()
-    assert trainer.stop_requested
-    assert asked_at, "the listener never reached epoch 2, batch 3"
+    assert trainer.stop.is_set()
+    assert asked_at, "the callback never reached epoch 2, batch 3"
     assert len(recorder.batches) - asked_at[0] <= 1, "more than one batch ran after the stop request"
     assert recorder.batches[-1][:2] in ((2, 3), (2, 4))
     assert result.stop_reason == "stopped"
@@ -270,14 +275,14 @@ def test_request_stop_from_a_listener_ends_within_one_batch(train_split, test_sp
     assert result.epochs_run == 1 and result.best_epoch == 1
     assert same_weights(result.model.get_weights(), recorder.weights[1])
     assert not same_weights(recorder.partial, recorder.weights[1])
-    assert recorder.ends == [result]
+    assert len(recorder.ends) == 1 and same_weights(recorder.ends[0], recorder.weights[1])
     assert result.test_accuracy is not None  # a stopped run is still evaluated
 
 
 def test_stop_requested_before_the_first_batch(train_split):
     recorder = Recorder()
     trainer = Trainer(config(epochs=3, batch_size=16), train_split, None, [recorder])
-    trainer.request_stop()
+    trainer.stop.set()
     result = trainer.run()
     assert result.stop_reason == "stopped"
     assert [(e, b) for e, b, _ in recorder.batches] == [(1, 1)]
@@ -289,21 +294,19 @@ def test_nan_loss_stops_the_run(train_split, test_split):
     """Poison the output layer before the first batch: the loss is NaN at once and the run ends with 'nan'."""
 
     class Poison(Recorder):
-        def on_begin(self, info):
-            super().on_begin(info)
-            layer = self.trainer.model.get_layer("probabilities")
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            layer = self.model.get_layer("probabilities")
             layer.kernel.assign(np.full(layer.kernel.shape, np.nan, np.float32))
 
     recorder = Poison()
-    trainer = Trainer(config(epochs=3, batch_size=16), train_split, test_split, [recorder])
-    recorder.trainer = trainer
-    result = trainer.run()
+    result = Trainer(config(epochs=3, batch_size=16), train_split, test_split, [recorder]).run()
     assert result.stop_reason == "nan"
     assert [(e, b) for e, b, _ in recorder.batches] == [(1, 1)]
     assert math.isnan(recorder.batches[0][2]["loss"])
     assert result.history == [] and recorder.epochs == [] and result.best_epoch is None
     assert result.test_accuracy is None and result.test_loss is None  # a NaN model is not evaluated
-    assert recorder.ends == [result]
+    assert len(recorder.ends) == 1
     assert result_metadata(result)["stop_reason"] == "nan"
 
 
@@ -339,14 +342,12 @@ def test_a_validation_loss_that_goes_nan_ends_the_run_after_that_epoch(train_spl
     NaN, and the run stops there (not two more epochs), with that epoch named."""
     def poison_after_the_last_batch(recorder, epoch, batch):
         if (epoch, batch) == (1, 6):
-            kernel = recorder.trainer.model.get_layer("probabilities").kernel
+            kernel = recorder.model.get_layer("probabilities").kernel
             kernel.assign(np.full(kernel.shape, np.nan, np.float32))
 
     recorder = Recorder(poison_after_the_last_batch)
-    trainer = Trainer(config(epochs=3, batch_size=32, subset=200, validation_split=0.1), train_split, None, [recorder])
-    recorder.trainer = trainer
-    result = trainer.run()
-    assert recorder.begin[0]["steps_per_epoch"] == 6
+    result = Trainer(config(epochs=3, batch_size=32, subset=200, validation_split=0.1), train_split, None, [recorder]).run()
+    assert recorder.begin[0]["steps"] == 6
     assert all(math.isfinite(logs["loss"]) for _, _, logs in recorder.batches)
     assert result.stop_reason == "nan" and result.epochs_run == 1 and math.isnan(result.history[0]["val_loss"])
     assert result.non_finite_epoch == 1 and len(recorder.batches) == 6
@@ -402,16 +403,6 @@ def test_train_default_refuses_a_nan_run_and_keeps_the_shipped_model(tmp_path, m
     assert sorted(p.name for p in shipped.iterdir()) == before  # the shipped model was not deleted
 
 
-def poisoned_build(real_build):
-    """presets.build whose output layer starts with NaN weights: the first batch's loss is NaN."""
-    def build(name):
-        model = real_build(name)
-        kernel = model.get_layer("probabilities").kernel
-        kernel.assign(np.full(kernel.shape, np.nan, np.float32))
-        return model
-    return build
-
-
 def test_early_stopping_is_reported(train_split, monkeypatch):
     """EarlyStopping that fires after the first epoch: fewer epochs than asked, reason 'early-stopping'."""
     import keras
@@ -432,7 +423,7 @@ def test_early_stopping_is_reported(train_split, monkeypatch):
 def test_batch_larger_than_the_data(train_split):
     recorder = Recorder()
     result = run(train_split, None, [recorder], subset=50, batch_size=512, validation_split=0.0, epochs=2)
-    assert recorder.begin[0]["steps_per_epoch"] == 1 and recorder.begin[0]["train_size"] == 50
+    assert recorder.begin[0]["steps"] == 1 and recorder.begin[0]["train_size"] == 50
     assert [(e, b) for e, b, _ in recorder.batches] == [(1, 1), (2, 1)]
     assert result.stop_reason == "finished" and result.epochs_run == 2
 
@@ -440,8 +431,7 @@ def test_batch_larger_than_the_data(train_split):
 def test_subset_of_one_image(train_split, test_split):
     recorder = Recorder()
     result = run(train_split, test_split, [recorder], subset=1, batch_size=8, validation_split=0.1)
-    assert recorder.begin[0] == {"epochs": 1, "steps_per_epoch": 1, "train_size": 1, "val_size": 0,
-                                 "monitor": "loss"}
+    assert recorder.begin[0] == {"epochs": 1, "steps": 1, "train_size": 1, "val_size": 0, "monitor": "loss"}
     assert result.train_size == 1 and result.epochs_run == 1 and result.best_epoch == 1
     assert "val_loss" not in result.history[0]
     assert result.test_accuracy is not None
@@ -498,7 +488,7 @@ def test_same_seed_gives_identical_history(train_split, restore_op_determinism):
 def test_augmenters_keep_shape_and_range(dataset):
     from training.augment import AUGMENTERS
 
-    images = to_float(learnable_images(8, seed=2)[0])
+    images = model_input(learnable_images(8, seed=2)[0])
     augmented = np.asarray(AUGMENTERS[dataset](seed=3)(images))
     assert augmented.shape == images.shape and augmented.dtype == np.float32
     assert augmented.min() >= -1e-6 and augmented.max() <= 1.0 + 1e-6
@@ -508,11 +498,11 @@ def test_augmenters_keep_shape_and_range(dataset):
 def test_stroke_thickness_thickens_and_thins():
     import tensorflow as tf
 
-    from training.augment import _stroke_thickness
+    from training.augment import stroke_thickness
 
     image = np.zeros((64, 28, 28, 1), np.float32)
     image[:, 10:18, 13:15] = 1.0  # a two pixel wide stroke
-    out = np.asarray(_stroke_thickness(tf.constant(image), seed=5))
+    out = np.asarray(stroke_thickness(tf.constant(image), seed=5))
     ink = (out > 0.5).reshape(64, -1).sum(axis=1)
     original = (image > 0.5).reshape(64, -1).sum(axis=1)
     assert (ink > original).any() and (ink < original).any()
@@ -527,7 +517,6 @@ def test_every_preset_builds_a_28x28_to_10_softmax(name):
     probs = np.asarray(model(np.random.default_rng(0).random((2, 28, 28, 1)).astype(np.float32)))
     np.testing.assert_allclose(probs.sum(axis=1), [1.0, 1.0], atol=1e-5)
     assert model.layers[-1].name == "probabilities"
-    assert presets.PRESETS[name].source in ("tutorial", "convscope")
 
 
 def test_unknown_preset():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from model_store import preprocess as pp
+from model_store.model_input import to_float
 from model_store.preprocess import PreprocessError
 
 CANVAS = 280
@@ -153,7 +154,7 @@ def test_text_array_raises_preprocess_error():
 def test_mnist_style_box_and_centre(name):
     drawing = DRAWINGS[name]
     result = pp.mnist_style(drawing)
-    assert result.status == "ok" and not result.empty and result.message == ""
+    assert result.status == "ok" and not result.empty
     image = result.image
     assert image.shape == (28, 28) and image.dtype == np.float32
     assert image.min() >= 0.0 and image.max() <= 1.0
@@ -233,7 +234,6 @@ def test_empty_canvas(canvas):
     for function in (pp.mnist_style, pp.naive_resize):
         result = function(canvas)
         assert result.status == "empty" and result.image is None and result.empty
-        assert "empty" in result.message
 
 
 def test_faint_specks_below_threshold_are_not_ink():
@@ -255,7 +255,6 @@ def test_filled_areas_are_blobs(blob):
         canvas[100:104, 100:104] = 255
     result = pp.mnist_style(canvas)
     assert result.status == "blob" and result.image is None and result.empty
-    assert "dot" in result.message
     assert result.bbox is not None
 
 
@@ -288,6 +287,5 @@ def test_centre_of_mass_hand_cases():
 
 def test_uint8_round_trip():
     values = np.arange(256, dtype=np.uint8).reshape(16, 16)
-    np.testing.assert_array_equal(pp.to_uint8(pp.from_uint8(values)), values)
-    assert pp.from_uint8(values).dtype == np.float32 and pp.from_uint8(values).max() == 1.0
+    np.testing.assert_array_equal(pp.to_uint8(to_float(values)), values)
     np.testing.assert_array_equal(pp.to_uint8(np.array([-0.5, 0.0, 0.5, 1.0, 2.0])), [0, 0, 128, 255, 255])

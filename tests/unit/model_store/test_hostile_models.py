@@ -25,7 +25,7 @@ from model_store.upload import MAX_CONFIG_BYTES, MAX_LAYERS, MAX_MEMBERS, Upload
 from tests.pages.tiny_data import model_file
 from tests.unit.unit_data import meta_for
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DIGITS = [str(i) for i in range(10)]
 
 

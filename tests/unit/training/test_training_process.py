@@ -1,4 +1,4 @@
-"""training.worker: the app trains in a process of its own. The server's job mirrors everything the training
+"""training.process and training.worker: the app trains in a process of its own. The server's job mirrors everything the training
 reports (curves, probe maps, test figures), a stop reaches it, its failures become a status, its model can be
 saved, and the process ends when the server is gone. Every run is tiny; each starts a Python with TensorFlow."""
 
@@ -16,11 +16,11 @@ import pytest
 
 from model_store.store import ModelStore
 from tests.unit.unit_data import write_dataset
-from training import jobs, worker
-from training.jobs import JobRegistry
+from training.registry import JobRegistry
+from training.snapshot import Append, Snapshot, apply_changes
 from training.trainer import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -116,20 +116,35 @@ def test_a_process_that_cannot_start_is_a_failed_status_not_a_spinner(tiny_data,
 
 
 def test_changes_travel_as_new_items_only():
-    before = jobs.Snapshot.__new__(jobs.Snapshot)
-    object.__setattr__(before, "batch_points", [(0.1, 2.0, 0.1)])
-    object.__setattr__(before, "probes", [])
-    grown = {"batch_points": [(0.1, 2.0, 0.1), (0.2, 1.9, 0.2)], "probes": ["epoch 0"], "epoch": 1}
-    message = worker.changes_message(before, grown)
-    assert message["batch_points"] == ("append", [(0.2, 1.9, 0.2)]) and message["probes"] == ("append", ["epoch 0"])
-    assert worker.apply_message(before, message) == grown
-    thinned = {"batch_points": [(0.2, 1.9, 0.2)]}
-    assert worker.apply_message(before, worker.changes_message(before, thinned)) == thinned
+    before = Snapshot.queued("job", config(), None, started_at=0.0)
+    before = apply_changes(before, {"batch_points": [(0.1, 2.0, 0.1)]})
+    record = {"batch_points": Append([(0.2, 1.9, 0.2)]), "probes": Append(["epoch 0"]), "epoch": 1}
+    after = apply_changes(before, record)
+    assert after.batch_points == [(0.1, 2.0, 0.1), (0.2, 1.9, 0.2)] and after.probes == ["epoch 0"] and after.epoch == 1
+    assert before.batch_points == [(0.1, 2.0, 0.1)] and before.probes == []  # a new snapshot; the old one is unchanged
+    thinned = apply_changes(after, {"batch_points": [(0.2, 1.9, 0.2)]})
+    assert thinned.batch_points == [(0.2, 1.9, 0.2)]
 
+
+
+def test_the_recorder_sends_new_batch_points_only_and_the_whole_curve_when_it_thins(monkeypatch):
+    from training import recorder
+
+    monkeypatch.setattr(recorder, "MAX_BATCH_POINTS", 4)
+    sent = []
+    callback = recorder.Recorder(sent.append)
+    callback.set_params({"epochs": 1, "steps": 10, "train_size": 300, "val_size": 0, "monitor": "loss"})
+    callback.on_epoch_begin(0)
+    for batch in range(7):
+        callback.on_train_batch_end(batch, {"loss": 1.0, "accuracy": 0.5})
+    points = [record.get("batch_points") for record in sent]
+    assert all(isinstance(p, Append) and len(p.items) == 1 for p in points[:4])
+    assert [x for x, _, _ in points[4]] == pytest.approx([0.1, 0.3, 0.5])  # thinned: sent whole
+    assert isinstance(points[5], Append) and points[6] is None  # then one batch in two
 
 KILLED_SERVER = """
 import time
-from training.jobs import JobRegistry
+from training.registry import JobRegistry
 from training.trainer import TrainConfig
 job = JobRegistry(isolated=True).start(TrainConfig(preset="mlp-baseline", epochs=1000, batch_size=8))
 assert job.wait_until(lambda s: s.batch >= 1, 240), job.snapshot()

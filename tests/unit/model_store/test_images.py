@@ -26,7 +26,7 @@ from model_store.images import MAX_SIDE, read_image
 from model_store.refusal import Refusal
 from tests.unit.image_files import black_png, encode, seven
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 PROBE = """
 import json, resource, sys, time

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from model_store.scores import confusion_matrix, predict_probabilities
 from training.datasets import CLASS_NAMES, Split
-from training.evaluate import confusion_matrix, evaluate, predict_probabilities
+from training.evaluate import evaluate
 
 
 class KnownAnswerModel:

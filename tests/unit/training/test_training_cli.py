@@ -1,6 +1,4 @@
-"""``python -m training``: train and evaluate print JSON; bad data or settings exit 2 with one clear line.
-
-``python -m model_store predict``: one JSON line per file, in order, whatever is wrong with any one of them."""
+"""``python -m training``: train and evaluate print JSON; bad data or settings exit 2 with one clear line."""
 
 from __future__ import annotations
 
@@ -13,13 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import model_store.__main__ as store_cli
-import training.__main__ as cli  # imported at collection, so ProgressBar's default stream is not a test's capture
+import training.__main__ as cli
 from model_store.store import ModelStore
-from tests.unit.image_files import black_png, encode, seven, square
-from tests.unit.unit_data import NO_NETWORK_PROXY, meta_for
+from tests.unit.unit_data import NO_NETWORK_PROXY, meta_for, poisoned_build
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TRAIN = ["train", "--subset", "200", "--epochs", "1", "--dataset", "mnist", "--preset", "mlp-baseline",
          "--batch-size", "64"]
 
@@ -65,12 +61,16 @@ def test_train_save_then_evaluate(data_root, tmp_path, monkeypatch, capsys):
 
 
 def test_progress_bar_output():
+    from training.progress import ProgressBar
+
     stream = io.StringIO()
-    bar = cli.ProgressBar(stream=stream, width=10)
-    bar.on_begin({"steps_per_epoch": 20, "epochs": 2, "train_size": 640, "val_size": 64})
-    for batch in range(1, 21):
-        bar.on_batch(1, batch, {"loss": 0.5, "accuracy": 0.75})
-    bar.on_epoch(1, {"loss": 0.25, "accuracy": 0.9, "val_loss": 0.3, "val_accuracy": 0.88, "seconds": 3.0}, None)
+    bar = ProgressBar(stream=stream, width=10)
+    bar.set_params({"steps": 20, "epochs": 2, "train_size": 640, "val_size": 64, "monitor": "val_loss"})
+    bar.on_train_begin()
+    bar.on_epoch_begin(0)
+    for batch in range(20):
+        bar.on_train_batch_end(batch, {"loss": 0.5, "accuracy": 0.75})
+    bar.on_epoch_end(0, {"loss": 0.25, "accuracy": 0.9, "val_loss": 0.3, "val_accuracy": 0.88, "epoch": 1, "seconds": 3.0})
     text = stream.getvalue()
     assert "training on 640 images, validating on 64" in text
     assert "epoch 1/2 [=====     ] 10/20" in text and "20/20" in text
@@ -114,17 +114,7 @@ def test_data_option_after_the_subcommand(data_root, capsys):
     assert last_json_line(capsys.readouterr().out)["epochs_run"] == 1
 
 
-# ---- python -m training: refusals before the work, and NaN never ships (issue 12) ----------------------------
-def poisoned_build(real_build):
-    """presets.build whose output layer starts with NaN weights: the first batch's loss is NaN."""
-    import numpy as np
-
-    def build(name):
-        model = real_build(name)
-        kernel = model.get_layer("probabilities").kernel
-        kernel.assign(np.full(kernel.shape, np.nan, np.float32))
-        return model
-    return build
+# ---- python -m training: refusals before the work, and NaN never ships ----------------------------
 
 
 @pytest.fixture
@@ -142,7 +132,6 @@ def no_data_read(monkeypatch):
                                                 ("convscope-digits", "a shipped model named 'convscope-digits'")])
 def test_a_taken_save_name_is_refused_before_any_data_is_read(name, taken_as, tmp_path, monkeypatch, capsys,
                                                              no_data_read, tiny_model):
-    from tests.unit.unit_data import meta_for
 
     models = tmp_path / "models"
     ModelStore(user_dir=models).save(tiny_model, meta_for("mnist"), "taken")
@@ -198,7 +187,6 @@ def test_a_training_whose_loss_went_nan_is_never_saved(save, data_root, tmp_path
 def test_defaults_keep_the_shipped_model_when_the_training_goes_nan(data_root, tmp_path, monkeypatch, capsys,
                                                                     tiny_model):
     from model_store import store
-    from tests.unit.unit_data import meta_for
     from training import presets
 
     shipped = tmp_path / "defaults"
@@ -216,44 +204,3 @@ def test_defaults_keep_the_shipped_model_when_the_training_goes_nan(data_root, t
 
 
 # ---- python -m model_store predict ---------------------------------------------------------------------
-def test_predict_answers_every_file_in_order_and_goes_on_after_a_refused_one(tmp_path, monkeypatch, capsys, tiny_model):
-    """A huge PNG (Pillow's decompression bomb), garbage, a blank canvas and a blob among good drawings."""
-    models = tmp_path / "models"
-    monkeypatch.setenv("CONVSCOPE_MODELS", str(models))
-    ModelStore(user_dir=models).save(tiny_model, meta_for("mnist"), "cli-digits")
-    files = {
-        "good.png": encode(seven(280, 280)),
-        "huge.png": black_png(14_000, 14_000),
-        "garbage.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
-        "blank.png": encode(seven(280, 280, ink="white")),
-        "blob.png": encode(square(280, 280)),
-        "photo.jpg": encode(seven(4000, 3000), "JPEG"),
-    }
-    paths = []
-    for name, data in files.items():
-        (tmp_path / name).write_bytes(data)
-        paths.append(str(tmp_path / name))
-
-    assert store_cli.main(["predict", "--model", "cli-digits", *paths]) == 1
-    out, err = capsys.readouterr()
-    lines = [json.loads(line) for line in out.splitlines()]
-    assert [line["file"] for line in lines] == paths
-    assert all(line["model"] == "cli-digits" for line in lines)
-    reasons = [line.get("reason") for line in lines]
-    assert reasons == [None, "image_too_large", "image_unreadable", "image_empty", "image_blob", None]
-    for line in (lines[0], lines[-1]):
-        assert "error" not in line and 0 <= line["label"] <= 9 and len(line["probabilities"]) == 10
-    assert lines[1]["error"].startswith("the image has 196 megapixels; at most 50 megapixels can be read")
-    assert lines[3]["error"].startswith("the image is blank") and lines[4]["error"].startswith("the image shows a dot")
-    assert "Traceback" not in err
-
-
-def test_predict_exits_0_when_every_file_is_read(tmp_path, monkeypatch, capsys, tiny_model):
-    models = tmp_path / "models"
-    monkeypatch.setenv("CONVSCOPE_MODELS", str(models))
-    ModelStore(user_dir=models).save(tiny_model, meta_for("mnist"), "cli-digits")
-    (tmp_path / "seven.png").write_bytes(encode(seven(300, 200)))
-    assert store_cli.main(["predict", "--model", "cli-digits", str(tmp_path / "seven.png"), str(tmp_path / "none.png")]) == 1
-    good, missing = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert "label" in good and missing["reason"] == "image_cannot_open"
-    assert store_cli.main(["predict", "--model", "cli-digits", str(tmp_path / "seven.png")]) == 0

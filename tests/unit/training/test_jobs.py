@@ -1,5 +1,6 @@
-"""training.jobs: a training in a background thread reports numbers, stops within a batch, fails with a status,
-and the registry lets only so many run at once. Every run is tiny (a few hundred 28x28 images)."""
+"""training.jobs and training.registry: a training in a background thread reports numbers, stops within a batch,
+fails with a status, and the registry lets only so many run at once. Every run is tiny (a few hundred 28x28
+images)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import numpy as np
 import pytest
 
 from tests.pages.tiny_data import learnable
-from training import jobs
+from training import data_cache
 from training.datasets import Dataset, DatasetError, Split
-from training.jobs import Busy, JobRegistry, TrainingJob
+from training.defaults import classroom_demo
+from training.jobs import TrainingJob
+from training.registry import MAX_ENV, Busy, JobRegistry
 from training.trainer import ConfigError, TrainConfig
 
 
@@ -158,7 +161,7 @@ def test_a_refused_name_keeps_the_model_for_another_name(data, tmp_path):
 
 
 @pytest.mark.parametrize(("error", "reason", "text"), [
-    (DatasetError("could not load mnist. Tried: nothing"), "data", "could not load mnist"),
+    (DatasetError("data_not_found", name="mnist", tried="nothing"), "data", "could not load mnist"),
     (MemoryError("out of memory"), "error", "MemoryError: out of memory"),
 ])
 def test_errors_in_the_thread_become_a_failed_status(error, reason, text):
@@ -196,7 +199,7 @@ def test_bad_settings_are_refused_before_any_thread_starts(data):
 
 
 def test_max_trainings_comes_from_the_environment(monkeypatch, data):
-    monkeypatch.setenv(jobs.MAX_ENV, "2")
+    monkeypatch.setenv(MAX_ENV, "2")
     gate = threading.Event()
     registry = JobRegistry(data_loader=blocking_loader(data, gate))
     assert registry.max_running == 2
@@ -205,7 +208,7 @@ def test_max_trainings_comes_from_the_environment(monkeypatch, data):
         registry.start(config())
     gate.set()
     assert all(job.wait(60) for job in started)
-    monkeypatch.setenv(jobs.MAX_ENV, "lots")
+    monkeypatch.setenv(MAX_ENV, "lots")
     assert JobRegistry().max_running == 1
 
 
@@ -225,15 +228,15 @@ def test_datasets_are_loaded_once_per_process(monkeypatch, data, tmp_path):
     calls = []
     monkeypatch.setattr(datasets, "load", lambda name, *a, **k: calls.append(name) or data)
     monkeypatch.setenv(datasets.DATA_ENV, str(tmp_path))
-    jobs.clear_data_cache()
+    data_cache.clear_data_cache()
     try:
-        assert jobs.load_dataset("mnist") is jobs.load_dataset("mnist")
+        assert data_cache.load_dataset("mnist") is data_cache.load_dataset("mnist")
         assert calls == ["mnist"]
     finally:
-        jobs.clear_data_cache()
+        data_cache.clear_data_cache()
 
 
 def test_the_classroom_demo_settings_are_valid():
-    demo = jobs.classroom_demo("mnist")
+    demo = classroom_demo("mnist")
     demo.validate()
     assert demo.subset and demo.epochs <= 5

@@ -14,7 +14,7 @@ import pytest
 
 from model_store.store import ModelStore
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 SAVE_THEN_HANG = textwrap.dedent("""
     import os, sys, time

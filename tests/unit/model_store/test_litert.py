@@ -169,3 +169,13 @@ def test_an_unwritable_cache_is_skipped(bn_model, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache folder would be")
     assert Predictor(bn_model, litert=True, litert_cache=blocker / "model.tflite").lite is not None
+
+
+def test_a_conversion_prints_nothing_on_stdout_and_leaves_keras_logging_as_it_was(bn_model, capfd):
+    import keras
+
+    assert keras.config.is_interactive_logging_enabled()
+    assert Predictor(bn_model, litert=True).lite is not None
+    out = capfd.readouterr().out
+    assert "TensorSpec" not in out and "Saved artifact" not in out, out[:500]
+    assert keras.config.is_interactive_logging_enabled(), "the CLI's progress bars still print"
