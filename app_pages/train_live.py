@@ -58,6 +58,8 @@ def outcome(snap) -> None:
     elif snap.reason == "nan":
         refusal = snap.save_refusal
         st.error(t("train.end.nan", reason=i18n.refusal(refusal) if refusal else "NaN"))
+    elif snap.reason == "data" and snap.failure_refusal is not None:
+        st.error(f'{t("train.end.data")} {i18n.refusal(snap.failure_refusal)}')
     elif snap.reason == "data":
         st.error(t("train.end.data"))
         st.code(snap.message, language=None)

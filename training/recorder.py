@@ -135,7 +135,7 @@ def record_training(config: TrainConfig, send: Send, stop: threading.Event,
         status = "stopped" if result.stop_reason == "stopped" else "finished"
         return result, ending(status, result.stop_reason, "", result.best_epoch)
     except DatasetError as exc:
-        return result, ending("failed", "data", str(exc))
+        return result, ending("failed", "data", str(exc), failure=(exc.code, dict(exc.values)))
     except Exception as exc:
         log.exception("training %s on %s failed", config.preset, config.dataset)
         return result, ending("failed", "error", f"{type(exc).__name__}: {exc}", result.best_epoch if result else None)

@@ -86,6 +86,7 @@ class Snapshot:
     stop_requested: bool
     saved_as: str | None
     not_savable: tuple[str, dict] | None = None  # why the model can never be saved: a Refusal's code and values
+    failure: tuple[str, dict] | None = None  # what ended a run before it trained (no data): a Refusal's code and values
 
     @classmethod
     def queued(cls, job_id: str, config: TrainConfig, owner: str | None, started_at: float) -> Snapshot:
@@ -117,6 +118,12 @@ class Snapshot:
     def save_refusal(self) -> Refusal | None:
         """Why this run's model can never be saved (its training went NaN: ``trainer.check_finite``), or None."""
         return Refusal(self.not_savable[0], **self.not_savable[1]) if self.not_savable else None
+
+    @property
+    def failure_refusal(self) -> Refusal | None:
+        """The refusal that ended the run before it trained (its data could not be read), so pages can say it in
+        the user's language; None otherwise."""
+        return Refusal(self.failure[0], **self.failure[1]) if self.failure else None
 
     def describe(self) -> str:
         c = self.config

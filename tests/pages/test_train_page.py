@@ -244,9 +244,12 @@ def test_a_missing_dataset_ends_as_a_clear_failure_not_a_spinner(env, open_train
     assert the_job().wait(30)
     at.run()
     assert not at.exception
-    assert any("dataset could not be loaded" in e.value for e in at.error)
-    assert "could not load mnist" in at.code[0].value
+    failure = [e.value for e in at.error if "dataset could not be loaded" in e.value]
+    assert len(failure) == 1 and "could not load mnist" in failure[0], [e.value for e in at.error]
     assert not at.get("progress")
+    at.sidebar.selectbox(key="lang").set_value("ko").run()
+    assert any("mnist" in e.value and any("\uac00" <= ch <= "\ud7a3" for ch in e.value) for e in at.error), \
+        "the same failure in Korean"
 
 
 def test_the_run_survives_a_visit_to_another_page_and_stop_leaves_a_clear_status(env, open_train):

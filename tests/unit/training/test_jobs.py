@@ -240,3 +240,13 @@ def test_the_classroom_demo_settings_are_valid():
     demo = classroom_demo("mnist")
     demo.validate()
     assert demo.subset and demo.epochs <= 5
+
+
+def test_a_data_failure_keeps_its_refusal_for_the_page_to_translate():
+    def missing(name):
+        raise DatasetError("data_not_found", name=name, tried="nothing")
+
+    job = TrainingJob(config(), data_loader=missing).start()
+    assert job.wait(30)
+    refusal = job.snapshot().failure_refusal
+    assert (refusal.code, refusal.values) == ("data_not_found", {"name": "mnist", "tried": "nothing"})
