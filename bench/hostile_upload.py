@@ -7,7 +7,8 @@
    answers for ``--seconds`` (the load bench's sessions, ``bench/load.py``).
 3. Meanwhile a visitor, in a context of its own: on the Models page uploads a real small model whose
    config.json is padded with ``--bomb-mb`` MB of spaces (a ~1.5 MB file that unpacks to 1.5 GB by default) and
-   clicks "Check and add", then on the Convolution page uploads a PNG of ``--image-px`` x ``--image-px`` pixels
+   clicks "Check and add", then a 20 KB model whose config asks for a layer of 10^9 units (opened, and refused, by
+   the sandbox process alone), then on the Convolution page uploads a PNG of ``--image-px`` x ``--image-px`` pixels
    (a ~200 KB file, 196 megapixels by default). Timed: the click (the file chosen, for the image, which has no
    button) -> the refusal on screen; for the model also from choosing the file.
 4. Samples every 0.1 s the RSS of the server process alone and of its children (the sandbox that opens
@@ -79,6 +80,22 @@ def zip_bomb(path: Path, pad_mb: int) -> Path:
     return path
 
 
+def gigabyte_layer(path: Path) -> Path:
+    """A 20 KB model whose config asks Keras for a Dense layer of 10^9 units (3 TB of weights): only the sandbox
+    process, not the server, ever tries to build it."""
+    import keras
+
+    small = path.with_name("small.keras")
+    keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(30, name="wide"),
+                      keras.layers.Dense(10, activation="softmax")]).save(small)
+    with zipfile.ZipFile(small) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            content = source.read(name)
+            target.writestr(name, content.replace(b'"units": 30', b'"units": 1000000000') if name == "config.json"
+                            else content)
+    return path
+
+
 def huge_png(path: Path, side: int) -> Path:
     from PIL import Image
 
@@ -93,13 +110,12 @@ async def sample_rss(server_pid: int, stop: asyncio.Event, out: dict) -> None:
         await asyncio.sleep(0.1)  # the sampling period, not a synchronisation
 
 
-async def refused(page, file: Path, section_label: str | None) -> tuple[float, float]:
+async def refused(page, file: Path, section_label: str | None, says: str) -> tuple[float, float]:
     """Upload ``file`` on the open page; returns (seconds from choosing the file, seconds from the request to
-    check it: the click on "Check and add" where there is one) until an error alert is on screen."""
+    check it: the click on "Check and add" where there is one) until an error alert saying ``says`` is on screen."""
     if section_label:
         await page.locator("[data-testid='stButtonGroup']").get_by_text(section_label, exact=True).first.click()
         await wait_idle(page)
-    errors_before = await page.locator("[data-testid='stAlertContentError']").count()
     start = asked = time.monotonic()
     await page.locator("[data-testid='stFileUploader'] input[type=file]").first.set_input_files(str(file))
     button = page.get_by_role("button", name="Check and add")
@@ -107,32 +123,50 @@ async def refused(page, file: Path, section_label: str | None) -> tuple[float, f
         await wait_idle(page)
         asked = time.monotonic()
         await button.click()
-    await page.locator("[data-testid='stAlertContentError']").nth(errors_before).wait_for(timeout=120_000)
+    await page.locator("[data-testid='stAlertContentError']", has_text=says).first.wait_for(timeout=180_000)
     end = time.monotonic()
     return end - start, end - asked
 
 
-async def attack(browser, url: str, bomb: Path, image: Path, errors: list) -> dict:
-    context, page = await new_page(browser, url, "", "visitor", errors)
+async def upload_model(browser, url: str, file: Path, errors: list) -> tuple[float, float, str]:
+    """A visitor of its own opens the Models page and uploads ``file``: (seconds from choosing it, seconds from
+    the click, the refusal's text)."""
+    context, page = await new_page(browser, url, "", f"visitor-{file.stem}", errors)
     try:
         await goto_page(page, "Models")
-        bomb_total_s, bomb_s = await refused(page, bomb, "Upload")
-        bomb_text = await page.locator("[data-testid='stAlertContentError']").last.inner_text()
-        await goto_page(page, "Convolution")
-        await page.locator("[data-testid='stButtonGroup']").get_by_text("Upload an image", exact=True).first.click()
-        await wait_idle(page)
-        image_s, _ = await refused(page, image, None)
-        image_text = await page.locator("[data-testid='stAlertContentError']").last.inner_text()
-        exceptions = await page.locator("[data-testid='stException']").count()
-        if exceptions:
-            errors.append(f"visitor: {exceptions} exception box(es)")
-        return {"bomb_s": bomb_s, "bomb_total_s": bomb_total_s, "bomb_text": bomb_text, "image_s": image_s,
-                "image_text": image_text}
+        total_s, click_s = await refused(page, file, "Upload", f"{file.name} was refused")
+        text = await page.locator("[data-testid='stAlertContentError']", has_text=file.name).first.inner_text()
+        if await page.locator("[data-testid='stException']").count():
+            errors.append(f"visitor-{file.stem}: exception box")
+        return total_s, click_s, text
     finally:
         await context.close()
 
 
-async def run(args, url: str, server_pid: int, bomb: Path, image: Path) -> dict:
+async def upload_image(browser, url: str, image: Path, errors: list) -> tuple[float, str]:
+    context, page = await new_page(browser, url, "", "visitor-image", errors)
+    try:
+        await goto_page(page, "Convolution")
+        await page.locator("[data-testid='stButtonGroup']").get_by_text("Upload an image", exact=True).first.click()
+        await wait_idle(page)
+        image_s, _ = await refused(page, image, None, "megapixels")
+        text = await page.locator("[data-testid='stAlertContentError']", has_text="megapixels").first.inner_text()
+        if await page.locator("[data-testid='stException']").count():
+            errors.append("visitor-image: exception box")
+        return image_s, text
+    finally:
+        await context.close()
+
+
+async def attack(browser, url: str, bomb: Path, wide: Path, image: Path, errors: list) -> dict:
+    bomb_total_s, bomb_s, bomb_text = await upload_model(browser, url, bomb, errors)
+    _, wide_s, wide_text = await upload_model(browser, url, wide, errors)
+    image_s, image_text = await upload_image(browser, url, image, errors)
+    return {"bomb_s": bomb_s, "bomb_total_s": bomb_total_s, "bomb_text": bomb_text, "image_s": image_s,
+            "image_text": image_text, "wide_s": wide_s, "wide_text": wide_text}
+
+
+async def run(args, url: str, server_pid: int, bomb: Path, wide: Path, image: Path) -> dict:
     from playwright.async_api import async_playwright
 
     errors: list[str] = []
@@ -153,7 +187,7 @@ async def run(args, url: str, server_pid: int, bomb: Path, image: Path) -> dict:
         window["end"] = start + args.seconds
         gate.go.set()
         attack_start = time.monotonic()
-        result = await attack(browser, url, bomb, image, errors)
+        result = await attack(browser, url, bomb, wide, image, errors)
         attack_end = time.monotonic()
         await asyncio.gather(*tasks)
         stop.set()
@@ -181,11 +215,12 @@ def main() -> int:
     (workdir / "models").mkdir()
     Path(args.artifacts).mkdir(exist_ok=True)
     bomb = zip_bomb(workdir / "bomb.keras", args.bomb_mb)
+    wide = gigabyte_layer(workdir / "wide.keras")
     image = huge_png(workdir / "huge.png", args.image_px)
     print(f"zip bomb {bomb.stat().st_size / 2**20:.2f} MB (unpacks to {args.bomb_mb} MB); PNG {args.image_px}x{args.image_px} "
           f"{image.stat().st_size / 2**10:.0f} KB; load average {load_average()}", flush=True)
     with running_app(app_env(workdir / "models", data=DATA_DEFAULT), workdir / "streamlit.log") as (proc, url):
-        out = asyncio.run(run(args, url, proc.pid, bomb, image))
+        out = asyncio.run(run(args, url, proc.pid, bomb, wide, image))
     ok = [s for s in out["samples"] if s["ok"] and not s["warm_up"]]
     lost = [s for s in out["samples"] if not s["ok"]]
     during = [s["latency"] for s in out["during"]]
@@ -193,6 +228,8 @@ def main() -> int:
         ("zip bomb: click on Check and add -> refusal on screen (s)", f"{out['bomb_s']:.2f}"),
         ("  from choosing the file (its upload and the page's rerun included)", f"{out['bomb_total_s']:.2f}"),
         ("  its message", out["bomb_text"].splitlines()[0][:140]),
+        ("model asking for 3 TB: click -> refusal from the sandbox (s)", f"{out['wide_s']:.2f}"),
+        ("  its message", out["wide_text"].splitlines()[0][:140]),
         ("huge PNG: choosing the file -> refusal on screen (s)", f"{out['image_s']:.2f}"),
         ("  its message", out["image_text"].splitlines()[0][:140]),
         ("server RSS before / peak (MiB)", f"{out['rss_before'] / 2**20:.0f} / {out['rss']['server'] / 2**20:.0f}"),
