@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up (or update) the environment and run the whole test suite.
 #   - creates .venv and installs requirements-dev.txt (runtime + test dependencies)
-#   - installs Debian's chromium + chromium-driver and the handwriting fonts when missing and we may (root or sudo)
+#   - installs Debian's chromium + chromium-driver, the handwriting fonts and nginx (the replica tests) when missing
+#     and we may (root or sudo)
 #   - runs ruff, then pytest (unit, page and browser tests); extra arguments go to pytest
 # Real datasets: set CONVSCOPE_DATA to a folder with mnist/ and fashion-mnist/ IDX files; tests that need them
 # skip with the reason when they are absent.
@@ -17,7 +18,7 @@ if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ requirements-dev.
   .venv/bin/python -m pip install --quiet -r requirements-dev.txt
   touch "$stamp"
 fi
-packages="chromium chromium-driver fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript fonts-sjfonts fonts-humor-sans fonts-comic-neue fonts-nanum"
+packages="nginx chromium chromium-driver fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-rufscript fonts-sjfonts fonts-humor-sans fonts-comic-neue fonts-nanum"
 need_apt=no
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_apt=yes
@@ -29,9 +30,9 @@ if [ "$need_apt" = yes ]; then
     echo "installing Debian packages: $packages"
     $sudo apt-get install -y -qq $packages >/dev/null 2>&1 \
       || { $sudo apt-get update -qq && $sudo apt-get install -y -qq $packages >/dev/null; } \
-      || echo "warning: could not install them; browser and handwriting tests will skip"
+      || echo "warning: could not install them; browser, handwriting and nginx tests will skip"
   else
-    echo "warning: not root and no sudo: browser and handwriting tests skip unless chromium and the fonts are installed"
+    echo "warning: not root and no sudo: browser, handwriting and nginx tests skip unless chromium, the fonts and nginx are installed"
   fi
 fi
 .venv/bin/python -m ruff check .

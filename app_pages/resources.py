@@ -3,6 +3,11 @@ predictions of recent inputs.
 
 Everything heavy is cached per server (``st.cache_resource``) or per input (``st.cache_data``), so a rerun that does
 not change the input recomputes nothing.
+
+A server may be several processes sharing one model store (deploy/replicas.py): what one of them saves, renames,
+deletes or makes active, the others see at their next run. So nothing read from the store is cached by a model's
+name alone: the store itself reads the folder at every call, and predictors and predictions are keyed by the model
+file's identity (``model_version``), which a model saved under a name that another model had before changes.
 """
 
 from __future__ import annotations
@@ -28,8 +33,16 @@ def store() -> ModelStore:
     return ModelStore()
 
 
+def model_version(name: str) -> tuple[str, str]:
+    """The file of model ``name`` and what tells this file from any other that had its path (modification time,
+    size and inode), read from the store now: ``ModelNotFound`` when no such model exists (any more)."""
+    path = store().get(name).path
+    stat = path.stat()
+    return str(path), f"{stat.st_mtime_ns}-{stat.st_size}-{stat.st_ino}"
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _predictor(name: str, path: str, mtime: float):
+def _predictor(name: str, path: str, version: str):
     from model_store import litert
     from model_store.inference import Predictor
 
@@ -45,14 +58,12 @@ def _predictor(name: str, path: str, mtime: float):
 
 def predictor(name: str):
     """The compiled predictor of model ``name``, loaded once per server (reloaded if the file changes)."""
-    entry = store().get(name)
-    return _predictor(name, str(entry.path), entry.path.stat().st_mtime)
+    return _predictor(name, *model_version(name))
 
 
 def warm_up(name: str) -> None:
     """Load the model in the background while the user is still drawing, so the first stroke is fast."""
-    entry = store().get(name)
-    args = (name, str(entry.path), entry.path.stat().st_mtime)
+    args = (name, *model_version(name))
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
     def load() -> None:
@@ -88,15 +99,15 @@ def test_set(dataset: str) -> TestImages:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)  # few: each holds every Conv2D layer's feature maps
-def _prediction(model_name: str, image: np.ndarray):
-    return predictor(model_name)(image)
+def _prediction(model_name: str, path: str, version: str, image: np.ndarray):
+    return _predictor(model_name, path, version)(image)
 
 
 def prediction(model_name: str, image: np.ndarray, names: list[str]):
     """Prediction and feature maps for one (28, 28) input, cached on the input's bytes; None, with the reason
     shown, when the model cannot give one that makes sense (broken model, NaN outputs, wrong class count)."""
     try:
-        return check_reading(_prediction(model_name, image), len(names))
+        return check_reading(_prediction(model_name, *model_version(model_name), image), len(names))
     except Refusal as exc:
         st.error(i18n.refusal(exc))
         return None
@@ -109,7 +120,8 @@ def class_names(model_name: str, dataset: str) -> list[str]:
 
 @st.cache_resource
 def jobs():
-    """The server's training jobs: one registry per server, so every session sees the same running training."""
+    """The server's training jobs: one registry per server process, so every session sees the same running
+    training; its slots in the store's folder hold the limit for all the processes of a server that share it."""
     from training.registry import JobRegistry
 
-    return JobRegistry()
+    return JobRegistry(slot_folder=store().user_dir)

@@ -17,10 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from model_store import slots
 from model_store.model_input import shaped
 
 DISABLE_ENV = "CONVSCOPE_LITERT"  # set to 0 to use the tf.function path only
 TOLERANCE = 1e-4
+LOCK_SUFFIX = ".lock"  # beside a cache file: held by the process converting that model
+CONVERSION_WAIT_SECONDS = 120  # how long a process waits for another one's conversion of the same model
 
 
 class LiteRunner:
@@ -65,25 +68,67 @@ def build(probe, input_shape: tuple, reference, cache: Path | None = None) -> Li
 
     ``cache``: a file for the converted model. When it holds one that passes the check it is used instead of
     converting (~2 s of CPU per model at every server start); otherwise the new conversion is written there
-    (a cache that cannot be read or written is simply not used).
+    (a cache that cannot be read or written is simply not used). One process converts a given cache file at a
+    time (``conversion_slot``): the server's other processes, started with it, wait and then read its conversion
+    instead of converting the same model at the same moment.
     Returns ``None`` when LiteRT is switched off, the conversion fails, or any output differs."""
     if not enabled():
         return None
-    if cache is not None:
-        try:
-            runner = _checked(cache.read_bytes(), input_shape, reference)
-        except OSError:
-            runner = None
-        if runner is not None:
-            return runner
+    runner = _from_cache(cache, input_shape, reference)
+    if runner is not None:
+        return runner
+    seen = _version(cache)
+    slot = conversion_slot(cache)
     try:
-        flatbuffer = _convert(probe)
-    except Exception:  # any failure means: use the tf.function path
+        if slot is not None and _version(cache) != seen:  # another process converted it while we waited
+            runner = _from_cache(cache, input_shape, reference)
+            if runner is not None:
+                return runner
+        try:
+            flatbuffer = _convert(probe)
+        except Exception:  # any failure means: use the tf.function path
+            return None
+        runner = _checked(flatbuffer, input_shape, reference)
+        if runner is not None and cache is not None:
+            _write(cache, flatbuffer)
+        return runner
+    finally:
+        if slot is not None:
+            slot.release()
+
+
+def conversion_slot(cache: Path | None, wait_seconds: float = CONVERSION_WAIT_SECONDS):
+    """The right to convert the model of ``cache`` (a ``model_store.slots.Slot``, its lock file beside the cache),
+    waiting while another process converts it. None without a cache, when the lock file cannot be made (the
+    conversion then goes ahead unguarded), or after ``wait_seconds`` (a holder that hangs delays us, never stops us)."""
+    if cache is None:
         return None
-    runner = _checked(flatbuffer, input_shape, reference)
-    if runner is not None and cache is not None:
-        _write(cache, flatbuffer)
-    return runner
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        return slots.take(cache.with_name(cache.name + LOCK_SUFFIX), wait_seconds)
+    except OSError:
+        return None
+
+
+def _version(path: Path | None) -> tuple | None:
+    """What tells one write of ``path`` from the next (None when there is no file)."""
+    if path is None:
+        return None
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
+def _from_cache(cache: Path | None, input_shape: tuple, reference) -> LiteRunner | None:
+    if cache is None:
+        return None
+    try:
+        flatbuffer = cache.read_bytes()
+    except OSError:
+        return None
+    return _checked(flatbuffer, input_shape, reference)
 
 
 def _convert(probe) -> bytes:

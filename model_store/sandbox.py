@@ -10,25 +10,24 @@ inflates, builds or runs the model happens here, in a child process that:
 - writes back only a re-saved copy of the model (Keras' own serialisation of what it loaded, so the file that
   enters the store is one our Keras wrote) and a small JSON result.
 
-One check runs at a time per store folder (a file lock), so a class uploading at once queues instead of
+One check runs at a time per store folder (a slot, ``model_store.slots``), so a class uploading at once queues instead of
 starting thirty processes. Run as ``python -m model_store.sandbox WORK_FOLDER`` by ``open_untrusted``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from model_store import slots
 from model_store.refusal import Notice, Refusal
 from model_store.upload import UploadError
 
@@ -54,25 +53,6 @@ class Opened:
     notes: list[Notice]
 
 
-@contextlib.contextmanager
-def _slot(folder: Path, wait_seconds: float):
-    """One check at a time per store folder, across threads and processes; refuses after ``wait_seconds``."""
-    with open(folder / SLOT_LOCK, "a+") as handle:
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise UploadError("upload_busy") from None
-                time.sleep(0.2)  # a lock held by another process gives no event to wait on
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _child_env() -> dict:
     env = dict(os.environ)
     env.update(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1", TF_NUM_INTRAOP_THREADS="1",
@@ -91,7 +71,10 @@ def open_untrusted(data: bytes, filename: str, dataset: str, class_names: list[s
     request = {"filename": filename, "dataset": dataset, "class_names": list(class_names),
                "memory_mb": limits.memory_mb, "seconds": limits.seconds}
     (work / REQUEST).write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
-    with _slot(work.parent, limits.queue_seconds), open(work / LOG, "wb") as log:
+    slot = slots.take(work.parent / SLOT_LOCK, limits.queue_seconds)
+    if slot is None:
+        raise UploadError("upload_busy")
+    with slot, open(work / LOG, "wb") as log:
         child = subprocess.Popen([sys.executable, "-m", "model_store.sandbox", str(work)], cwd=ROOT, env=_child_env(),
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
