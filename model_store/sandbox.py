@@ -37,6 +37,7 @@ REQUEST, RESULT, UPLOAD, TEST_SET, CHECKED, LOG = (
 SLOT_LOCK = ".sandbox.lock"
 MAX_RESULT_BYTES = 1024 * 1024
 CHILD_NICE = 10
+PR_SET_PDEATHSIG = 1  # Linux prctl: the signal this process gets when its parent dies
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def open_untrusted(data: bytes, filename: str, dataset: str, class_names: list[s
     if test is not None:
         np.savez(work / TEST_SET, images=test[0], labels=test[1])
     request = {"filename": filename, "dataset": dataset, "class_names": list(class_names),
-               "memory_mb": limits.memory_mb, "seconds": limits.seconds}
+               "memory_mb": limits.memory_mb, "seconds": limits.seconds, "server": os.getpid()}
     (work / REQUEST).write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
     slot = slots.take(work.parent / SLOT_LOCK, limits.queue_seconds)
     if slot is None:
@@ -104,9 +105,16 @@ def _result(work: Path, code: int, limits: Limits) -> Opened:
 
 
 # ---- the child ---------------------------------------------------------------------------------------------
-def _bound_self(memory_mb: int, seconds: int) -> None:
+def _bound_self(memory_mb: int, seconds: int, server: int) -> None:
+    """Limits on this child, and its end with the server's: a killed server leaves no check running (the next store
+    then removes the work folder, which nothing writes into any more)."""
+    import ctypes
     import resource
 
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != server:  # the server died before the line above took effect
+        os._exit(1)
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 2**20, memory_mb * 2**20))
     resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
     with contextlib.suppress(OSError):
@@ -136,7 +144,7 @@ def _check(work: Path, request: dict) -> dict:
 def main(argv: list[str]) -> int:
     work = Path(argv[0])
     request = json.loads((work / REQUEST).read_text(encoding="utf-8"))
-    _bound_self(request["memory_mb"], request["seconds"])
+    _bound_self(request["memory_mb"], request["seconds"], request["server"])
     try:
         result = _check(work, request)
     except Refusal as exc:

@@ -179,6 +179,17 @@ def _tiny():
     return tiny_dense_model()
 
 
+def checks_running(work: Path) -> bool:
+    """Whether a sandbox process works on ``work`` (its command line names it)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(work).encode() in cmdline.read_bytes():
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def test_sigkill_during_an_upload_leaves_nothing_once_the_store_reopens(tmp_path, good):
     """A server killed while its upload is being checked: the next store removes the work folder."""
     folder = tmp_path / "store"
@@ -192,9 +203,14 @@ def test_sigkill_during_an_upload_leaves_nothing_once_the_store_reopens(tmp_path
     while not any((p / sandbox.REQUEST).exists() for p in folder.glob(".tmp-work-*")):
         assert time.monotonic() < deadline and server.poll() is None, "the upload never reached the sandbox"
         time.sleep(0.05)
+    work = next(folder.glob(".tmp-work-*"))
     os.killpg(server.pid, signal.SIGKILL)
     server.wait()
-    assert list(folder.glob(".tmp-work-*")), "left behind, as a killed server leaves it"
+    assert work.exists(), "left behind, as a killed server leaves it"
+    deadline = time.monotonic() + 30
+    while checks_running(work):  # the sandbox dies with its server (PR_SET_PDEATHSIG): wait for its exit
+        assert time.monotonic() < deadline, "the sandbox outlived the server that started it"
+        time.sleep(0.05)
     reopened = ModelStore(user_dir=folder, defaults_dir=tmp_path / "none")
     assert list(folder.glob(".tmp-*")) == [] and [e.name for e in reopened.list()] == []
 
