@@ -1,7 +1,9 @@
 """Command line: ``python -m model_store {predict,list,add} ...``.
 
-``predict [--model NAME] FILE.png ...`` prints one JSON line per file: label, class name, probabilities.
-Drawings of any size and polarity are accepted; digits get MNIST-style preprocessing.
+``predict [--model NAME] [--polarity P] [--number] FILE.png ...`` prints one JSON line per file: label, class name,
+probabilities. Drawings, scans and photos of any size and polarity are accepted; digits get MNIST-style
+preprocessing. With ``--number`` a file holds digits side by side: ``"digits"`` (each read, with its box on the
+picture: top, left, bottom, right) and ``"number"``, the digits' labels left to right.
 ``add FILE.keras|FILE.h5 [--name NAME]`` checks, evaluates and stores a model as the Models page does.
 Refusals are JSON lines with ``"error"`` (a sentence) and ``"reason"`` (a code from ``model_store.refusal``).
 """
@@ -15,19 +17,38 @@ from pathlib import Path
 
 import numpy as np
 
-from model_store import preprocess
+from model_store import numbers, preprocess
 from model_store.images import read_image
 from model_store.refusal import Refusal
 from model_store.store import ModelStore
 
 
-def _prepare(path: str, dataset: str) -> np.ndarray:
+def _prepare(path: str, dataset: str, polarity: str = "auto") -> np.ndarray:
     """The model input made from one file; ``Refusal`` when it cannot be read or holds nothing to read."""
     pixels = read_image(path)
-    prepared = preprocess.mnist_style(pixels) if dataset == "mnist" else preprocess.naive_resize(pixels)
+    if dataset == "mnist":
+        prepared = preprocess.mnist_style(pixels, polarity)
+    else:
+        prepared = preprocess.naive_resize(pixels, polarity)
     if prepared.image is None:
-        raise Refusal({"empty": "image_empty", "blob": "image_blob"}[prepared.status])
+        raise Refusal(preprocess.REFUSAL[prepared.status])
     return prepared.image
+
+
+def _prepare_number(path: str, polarity: str = "auto") -> list[preprocess.Prepared]:
+    """The digits of one file, left to right; ``Refusal`` when it holds none, or a filled area or a lone dot."""
+    digits = numbers.segment_digits(read_image(path), polarity)
+    if not digits:
+        raise Refusal("image_empty")
+    for digit in digits:
+        if digit.image is None:
+            raise Refusal(preprocess.REFUSAL[digit.status])
+    return digits
+
+
+def _reading(result, names: list[str]) -> dict:
+    return {"label": result.label, "class_name": names[result.label], "confidence": round(result.confidence, 6),
+            "probabilities": [round(float(p), 6) for p in result.probabilities]}
 
 
 def cmd_predict(args) -> int:
@@ -39,23 +60,28 @@ def cmd_predict(args) -> int:
         print("error: no model in the store; train one or pass --model", file=sys.stderr)
         return 2
     entry = store.get(name)
+    dataset = entry.dataset or "mnist"
+    if args.number and dataset != "mnist":
+        print(f"error: --number reads digits, and the model '{name}' is for {dataset}", file=sys.stderr)
+        return 2
     predictor = Predictor(store.load(name))
     names = entry.meta.get("class_names") or [str(i) for i in range(10)]
     status = 0
     for path in args.files:
         record: dict = {"file": path, "model": name}
         try:
-            result = predictor(_prepare(path, entry.dataset or "mnist"))
+            if args.number:
+                digits = _prepare_number(path, args.polarity)
+                read = [{**_reading(predictor(d.image), names), "box": list(d.bbox)} for d in digits]
+                record.update(number="".join(names[d["label"]] for d in read), digits=read)
+            else:
+                record.update(_reading(predictor(_prepare(path, dataset, args.polarity)), names))
         except Refusal as exc:
             record.update(exc.as_record())
             status = 1
         except Exception as exc:  # a bug on one file must not stop the files after it
             record["error"] = f"unexpected error: {type(exc).__name__}: {exc}"
             status = 1
-        else:
-            record.update(label=result.label, class_name=names[result.label],
-                          confidence=round(result.confidence, 6),
-                          probabilities=[round(float(p), 6) for p in result.probabilities])
         print(json.dumps(record, ensure_ascii=False), flush=True)
     return status
 
@@ -103,6 +129,10 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     pr = sub.add_parser("predict", help="predict image files (JSON line per file)")
     pr.add_argument("--model", help="model name (default: the active digit model)")
+    pr.add_argument("--polarity", choices=preprocess.POLARITIES, default="auto",
+                    help="light-on-dark (a canvas, MNIST, chalk) or dark-on-light (ink on paper); auto: decide per file")
+    pr.add_argument("--number", action="store_true",
+                    help="read each file as a number: its digits left to right (\"digits\") and \"number\"")
     pr.add_argument("files", nargs="+")
     pr.set_defaults(func=cmd_predict)
     ls = sub.add_parser("list", help="list the models in the store (JSON line per model)")

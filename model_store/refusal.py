@@ -83,8 +83,9 @@ REASONS = {
     "image_too_large": "the image has {megapixels} megapixels; at most {limit} megapixels can be read: make it smaller "
                        "and try again",
     "image_unreadable": "this is not an image ConvScope can read, or the file is damaged: use a PNG or JPEG image",
-    "image_empty": "the image is blank (one flat colour): there is no ink to read",
-    "image_blob": "the image shows a dot or a filled area, not the strokes of a digit",
+    "image_empty": "the image is blank: no ink stands out from the background",
+    "image_dot": "the image shows only a dot, not the strokes of a digit",
+    "image_filled": "the image shows a filled area, not the strokes of a digit",
     # ---- training -------------------------------------------------------------------------------------
     "setting_not_one_of": "{setting} must be one of {choices}, not '{value}'",
     "setting_not_whole": "{setting} must be a whole number (got {value})",

@@ -40,13 +40,15 @@ def available_fonts() -> dict[str, Path]:
     return {name: FONT_ROOT / rel for name, rel in FONT_FILES.items() if (FONT_ROOT / rel).is_file()}
 
 
-def render_digit(digit: int, font_path: Path, rng: np.random.Generator) -> np.ndarray:
-    """One digit at a random size (25-90% of the canvas), place, slant (±15°) and stroke weight."""
+def render_digit(digit: int, font_path: Path, rng: np.random.Generator, weight: int | None = None) -> np.ndarray:
+    """One digit at a random size (25-90% of the canvas), place, slant (±15°) and stroke weight (0-2, or
+    ``weight``: the digits of one number are written with one pen)."""
     size = int(rng.uniform(0.25, 0.9) * CANVAS)
     font = ImageFont.truetype(str(font_path), size)
     glyph = Image.new("L", (size * 2, size * 2), 0)
     ImageDraw.Draw(glyph).text((size // 2, size // 4), str(digit), fill=255, font=font)
-    weight = int(rng.integers(0, 3))
+    if weight is None:
+        weight = int(rng.integers(0, 3))
     if weight:
         glyph = glyph.filter(ImageFilter.MaxFilter(2 * weight + 1))
     glyph = glyph.rotate(float(rng.uniform(-15, 15)), resample=Image.Resampling.BILINEAR)

@@ -1,9 +1,14 @@
-"""model_store.preprocess: any drawing becomes an MNIST-like 28x28 image (20 px box, centre of mass at (14, 14))."""
+"""model_store.preprocess: any picture of a digit becomes an MNIST-like 28x28 image (20 px box, centre of mass at
+(14, 14)): canvas drawings as before, and soft, scanned, thick, inverted and photographed digits too; a dot, a
+filled area or nothing at all is refused with its status."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image, ImageFilter
 
 from model_store import preprocess as pp
 from model_store.model_input import to_float
@@ -124,8 +129,14 @@ def test_single_channel_axis_is_dropped():
 def test_light_on_dark_polarity_never_inverts():
     a = 255 - ring()  # black on white
     ink = pp.to_ink(a, polarity="light-on-dark")
-    np.testing.assert_allclose(ink, a / 255.0, atol=1e-6)
+    assert ink[ring() > 0].max() == 0.0  # the dark ring is never ink, whatever the paper becomes
     assert pp.to_ink(a, polarity="auto")[0, 0] == 0.0
+    np.testing.assert_allclose(pp.to_ink(a, polarity="dark-on-light"), pp.to_ink(a), atol=0)
+
+
+def test_unknown_polarity_is_refused():
+    with pytest.raises(PreprocessError, match="polarity"):
+        pp.mnist_style(ring(), polarity="upside-down")
 
 
 def test_ink_values_stay_in_0_1():
@@ -243,19 +254,187 @@ def test_faint_specks_below_threshold_are_not_ink():
     assert pp.mnist_style(canvas).bbox == pp.mnist_style(seven(60, 60)).bbox
 
 
-@pytest.mark.parametrize("blob", ["disc", "square", "dot"])
-def test_filled_areas_are_blobs(blob):
+@pytest.mark.parametrize(("mark", "status"), [("disc", "filled"), ("square", "filled"), ("dot", "dot"),
+                                              ("pixel", "dot"), ("big-dot", "dot")])
+def test_dots_and_filled_areas_are_refused(mark, status):
     canvas = np.zeros((CANVAS, CANVAS), np.uint8)
-    if blob == "disc":
-        rows, cols = np.indices(canvas.shape)
+    rows, cols = np.indices(canvas.shape)
+    if mark == "disc":
         canvas[np.hypot(rows - 140, cols - 140) <= 50] = 255
-    elif blob == "square":
+    elif mark == "square":
         canvas[50:150, 60:140] = 255
-    else:
+    elif mark == "dot":
         canvas[100:104, 100:104] = 255
+    elif mark == "pixel":
+        canvas[5, 5] = 255
+    else:  # a press of the widest brush on the canvas
+        canvas[np.hypot(rows - 60, cols - 200) <= 20] = 255
+    photo = on_paper(canvas / 255.0) if mark != "pixel" else 255 - canvas  # one pixel does not survive a camera
+    for picture in (canvas, 255 - canvas, photo):
+        result = pp.mnist_style(picture)
+        assert result.status == status and result.image is None and result.empty
+        assert result.bbox is not None
+
+
+def test_a_painted_over_canvas_is_a_filled_area():
+    """The Draw page says light-on-dark: a canvas painted all over is ink everywhere, not a blank page."""
+    painted = np.full((CANVAS, CANVAS, 4), 255, np.uint8)
+    assert pp.mnist_style(painted, polarity="light-on-dark").status == "filled"
+    painted[:3, :3, 3] = 0  # a corner left transparent: read from the alpha channel
+    assert pp.mnist_style(painted, polarity="light-on-dark").status == "filled"
+    assert pp.mnist_style(np.full((CANVAS, CANVAS), 255, np.uint8)).status == "empty"  # a white page
+
+
+@pytest.mark.parametrize("shape", ["thick-ring", "bold-eight"])
+def test_bold_digits_with_a_hole_are_not_filled_areas(shape):
+    """A bold 0 or 8 covers most of its box, but its holes make it a digit."""
+    if shape == "thick-ring":
+        canvas = ring(radius=50, thickness=44)
+    else:
+        canvas = np.maximum(ring((90, 140), 38, 34), ring((178, 140), 46, 34))
     result = pp.mnist_style(canvas)
-    assert result.status == "blob" and result.image is None and result.empty
-    assert result.bbox is not None
+    assert result.status == "ok", result.status
+    assert max(ink_box(result.image)) in (19, 20)
+
+
+# ---- pictures not drawn on our canvas ------------------------------------------------------------------------
+def soft(canvas: np.ndarray, sigma: float) -> np.ndarray:
+    """Out of focus: a Gaussian blur of ``sigma`` px."""
+    return np.asarray(Image.fromarray(canvas).filter(ImageFilter.GaussianBlur(sigma)))
+
+
+def scanned(canvas: np.ndarray, low: int = 16) -> np.ndarray:
+    """The ink's box scanned at ``low`` px tall and scaled back up with bicubic interpolation, where it was."""
+    rows, cols = np.flatnonzero(canvas.any(axis=1)), np.flatnonzero(canvas.any(axis=0))
+    top, left, bottom, right = rows[0], cols[0], rows[-1] + 1, cols[-1] + 1
+    crop = Image.fromarray(canvas[top:bottom, left:right])
+    small = crop.resize((max(2, round(crop.width * low / crop.height)), low), Image.Resampling.BOX)
+    out = np.zeros_like(canvas)
+    out[top:bottom, left:right] = np.asarray(small.resize(crop.size, Image.Resampling.BICUBIC))
+    return out
+
+
+def thick(canvas: np.ndarray, radius: int) -> np.ndarray:
+    """A felt marker: every stroke ``radius`` px wider on each side."""
+    return np.asarray(Image.fromarray(canvas).filter(ImageFilter.MaxFilter(2 * radius + 1)))
+
+
+def on_paper(ink: np.ndarray, seed: int = 0, paper: float = 0.75, pen: float = 0.15, shadow: float = 0.3,
+             quality: int = 60) -> np.ndarray:
+    """Dark ink (``ink`` in [0, 1]) photographed on grey paper: a light gradient, a soft shadow over one corner,
+    sensor noise, a slight blur and JPEG compression; uint8 grey."""
+    rng = np.random.default_rng(seed)
+    h, w = ink.shape
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    light = paper + 0.24 * (xx - 0.5) + 0.05 * (yy - 0.5)
+    light = light * (1 - shadow / (1 + np.exp(-(xx + yy - 1.3) / 0.06))) + rng.normal(0, 0.02, (h, w))
+    seen = light * (1 - ink) + pen * light * ink
+    blurred = Image.fromarray(np.clip(seen * 255, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.8))
+    buffer = io.BytesIO()
+    blurred.save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())))
+
+
+SHAPES = {"0": "ring-centre", "7": "seven-centre", "1": "line-left"}
+
+
+def read_as(result: pp.Prepared) -> str:
+    """A tiny reader for these tests: the digit whose crisp drawing, prepared, correlates best with ``result``; the
+    input must also be MNIST-like (20 px box of solid ink, centre of mass at (14, 14))."""
+    assert result.status == "ok", result.status
+    image = result.image
+    assert max(ink_box(image)) in (19, 20) and max(ink_box(image, 0.5)) >= 16
+    cy, cx = pp.centre_of_mass(image)
+    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
+    scores = {digit: np.corrcoef(image.ravel(), pp.mnist_style(DRAWINGS[name]).image.ravel())[0, 1]
+              for digit, name in SHAPES.items()}
+    return max(scores, key=scores.get)
+
+
+DIGIT_OF = {"ring-centre": "0", "ring-top-left-small": "0", "ring-bottom-right-big": "0", "seven-centre": "7",
+            "seven-bottom-right": "7", "seven-top-left": "7", "line-left": "1", "line-right-short": "1"}
+
+
+@pytest.mark.parametrize("name", ["ring-top-left-small", "ring-bottom-right-big", "seven-top-left",
+                                  "seven-bottom-right", "line-right-short"])
+@pytest.mark.parametrize("look", ["soft", "scanned", "thick", "inverted-soft"])
+def test_soft_scanned_and_thick_digits_are_read(name, look):
+    drawing = DRAWINGS[name]
+    size = max(ink_box(drawing))
+    if look == "soft":
+        picture = soft(drawing, 0.04 * size)
+    elif look == "scanned":
+        picture = scanned(drawing)
+    elif look == "thick":
+        picture = thick(drawing, max(1, round(0.04 * size)))
+    else:
+        picture = 255 - soft(drawing, 0.03 * size)
+    assert read_as(pp.mnist_style(picture)) == DIGIT_OF[name]
+
+
+def test_a_scan_whose_soft_edge_fills_its_box_is_read():
+    """What the old blob test refused: at its 0.1 threshold the soft edge of a bold scanned 0 filled the hole."""
+    picture = soft(ring(radius=45, thickness=36), 10)
+    inked = pp.to_ink(picture) > pp.INK_THRESHOLD
+    rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    assert inked[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].mean() > 0.75  # the old blob test's measure
+    result = pp.mnist_style(picture)
+    assert result.status == "ok" and max(ink_box(result.image)) in (19, 20)
+    assert result.image[13:15, 13:15].max() < 0.5 * result.image.max()  # the 0 keeps its hole
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("name", ["ring-top-left-small", "ring-bottom-right-big", "seven-top-left",
+                                  "seven-bottom-right", "line-right-short"])
+def test_photos_of_ink_on_paper_are_read(name, seed):
+    drawing = DRAWINGS[name]
+    photo = on_paper(drawing / 255.0, seed)
+    assert read_as(pp.mnist_style(photo)) == DIGIT_OF[name]
+    ink = pp.to_ink(photo)
+    far = thick(drawing, 12) == 0  # paper well away from the strokes: the shadow and the gradient are gone
+    assert np.percentile(ink[far], 99.9) < 0.1
+    assert np.percentile(ink[drawing > 0], 75) > 0.8  # ink at full strength, although a grey pen on grey paper
+
+
+def test_a_photo_in_a_dim_room_is_read():
+    """Paper darker than mid grey (the old rule then took the paper for the background of bright ink)."""
+    drawing = seven(50, 80)
+    photo = on_paper(drawing / 255.0, paper=0.42, pen=0.2, shadow=0.15)
+    assert np.median(photo) < 128
+    assert read_as(pp.mnist_style(photo)) == "7"
+
+
+def test_light_ink_on_a_dark_uneven_board_is_read():
+    """Chalk on a blackboard: light ink, uneven light, noise."""
+    drawing = seven(50, 80)
+    board = 255 - on_paper(drawing / 255.0, paper=0.8, pen=0.3, shadow=0.0)
+    assert read_as(pp.mnist_style(board)) == "7"
+    assert read_as(pp.mnist_style(board, polarity="light-on-dark")) == "7"
+
+
+def test_uneven_light_alone_is_blank():
+    yy, xx = np.mgrid[0:CANVAS, 0:CANVAS] / CANVAS
+    gradient = (0.3 + 0.6 * xx + 0.1 * yy) * 255
+    shadowed = on_paper(np.zeros((CANVAS, CANVAS)), seed=3)
+    for picture in (gradient.astype(np.uint8), shadowed, np.random.default_rng(0).normal(128, 6, (CANVAS, CANVAS))):
+        assert pp.mnist_style(np.clip(picture, 0, 255).astype(np.uint8)).status == "empty"
+
+
+def test_dust_on_a_photo_does_not_move_the_crop():
+    drawing = seven(50, 80)
+    dusty = drawing.copy()
+    dusty[250:254, 20:24] = dusty[10:13, 260:263] = 255  # two specks far from the digit
+    clean = pp.mnist_style(on_paper(drawing / 255.0))
+    result = pp.mnist_style(on_paper(dusty / 255.0))
+    assert result.bbox == clean.bbox
+    np.testing.assert_allclose(result.image, clean.image, atol=0.05)
+
+
+def test_a_dot_drawn_on_a_clean_canvas_stays_part_of_the_drawing():
+    """On a clean picture nothing is dust: a stray dot moves the crop as it did (MNIST has a few such dots)."""
+    drawing = seven(50, 80)
+    drawing[250:254, 20:24] = 255
+    assert pp.mnist_style(drawing).bbox == (50, 20, 254, 200)
 
 
 # ---- naive_resize ------------------------------------------------------------------------------------------
@@ -271,9 +450,9 @@ def test_naive_resize_differs_from_mnist_style():
 
 
 def test_naive_resize_of_a_28x28_image_is_the_image():
-    a = np.random.default_rng(0).random((28, 28)).astype(np.float32) * 0.8 + 0.1
-    a[0, :] = a[-1, :] = a[:, 0] = a[:, -1] = 0  # black border, so no inversion or stretch
+    a = pp.mnist_style(ring(thickness=20)).image  # a 28x28 digit: black background, so no inversion or stretch
     np.testing.assert_allclose(pp.naive_resize(a).image, a, atol=1e-5)
+    np.testing.assert_allclose(pp.naive_resize(pp.to_uint8(a)).image, pp.to_uint8(a) / 255.0, atol=1e-5)
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------

@@ -1,0 +1,103 @@
+"""Read a number: the digits of a picture side by side ("2026"), left to right, each made an MNIST-style input.
+
+The ink is found as for one digit (``preprocess.find_ink``); its connected pieces are the candidates. Pieces
+that overlap horizontally by at least half the narrower one's width are one digit (a 5's hat and its body, a
+7's bar and its stem); so are pieces joined by faint ink while no wider than a digit (a stroke broken where
+the pen ran dry); pieces side by side are different digits. Ink far wider than tall is digits that touch: it
+is cut near where equal widths would end, where the fewest strokes cross. Each digit is cropped with its own
+soft edge only, so a slanted neighbour reaching into its box is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from model_store import preprocess
+from model_store.preprocess import Piece, Prepared
+
+SAME_DIGIT_OVERLAP = 0.5  # pieces overlapping horizontally by this share of the narrower one belong to one digit
+TOUCHING_ASPECT = 1.2  # ink this much wider than tall is several digits that touch (one digit: at most ~1.1) ...
+DIGIT_ASPECT = 0.7  # ... each about this wide for its height
+CUT_STROKES = 2  # a cut crosses at most this many strokes: where digits touch, not through the middle of one
+DIGIT_WIDTH = 1.0  # pieces on one faint stroke are one digit while together no wider than this times their height
+
+
+def group_pieces(pieces: list[Piece], stroke_of: Callable[[Piece], int] | None = None) -> list[list[Piece]]:
+    """Pieces of ink (any order) gathered into digits, left to right. ``stroke_of`` tells which faint stroke (ink
+    map above ``INK_THRESHOLD``) a piece lies on: pieces on one faint stroke are one digit as long as they stay no
+    wider than a digit (a stroke broken by faint ink, not two digits whose edges touch)."""
+    groups: list[list[Piece]] = []
+    for piece in sorted(pieces, key=lambda p: (p.box[1], p.box[0])):
+        if groups and _same_digit(groups[-1], piece, stroke_of):
+            groups[-1].append(piece)
+        else:
+            groups.append([piece])
+    return groups
+
+
+def _same_digit(group: list[Piece], piece: Piece, stroke_of: Callable[[Piece], int] | None) -> bool:
+    top, left, bottom, right = preprocess.union_box(group)
+    overlap = min(right, piece.box[3]) - max(left, piece.box[1])
+    if overlap >= SAME_DIGIT_OVERLAP * min(right - left, piece.width):
+        return True
+    top, bottom = min(top, piece.box[0]), max(bottom, piece.box[2])
+    if max(right, piece.box[3]) - min(left, piece.box[1]) > DIGIT_WIDTH * (bottom - top) or stroke_of is None:
+        return False
+    return stroke_of(piece) in {stroke_of(p) for p in group}
+
+
+def touching_cuts(core: np.ndarray, height: int = 0) -> list[int]:
+    """Columns where ink far wider than tall is cut into the digits that touch there (none for one digit): near
+    where equal widths would end, the column that crosses the fewest strokes (where two digits meet, often one),
+    then the least ink, then the nearest; never one that crosses more than two strokes. ``height``: of the
+    tallest digit beside it (a flat mark, a 7's bar or a minus, is not digits side by side)."""
+    h, w = max(core.shape[0], height), core.shape[1]
+    if w <= TOUCHING_ASPECT * h:
+        return []
+    n = max(2, round(w / (DIGIT_ASPECT * h)))
+    ink_per_column = core.sum(axis=0)
+    strokes_per_column = (np.diff(core.astype(np.int8), axis=0, prepend=0) == 1).sum(axis=0)
+    cuts = []
+    for i in range(1, n):
+        low, high = int((i - 0.25) * w / n), int((i + 0.25) * w / n) + 1
+        span = np.arange(low, min(high, w))
+        best = np.lexsort((np.abs(span - i * w / n), ink_per_column[span], strokes_per_column[span]))[0]
+        if strokes_per_column[span[best]] <= CUT_STROKES:
+            cuts.append(int(span[best]))
+    return cuts
+
+
+def segment_digits(image, polarity: str = "auto") -> list[Prepared]:
+    """Each digit in the picture, left to right, as ``preprocess.mnist_style`` would prepare it alone.
+
+    Every ``Prepared`` has its ``bbox`` on the picture. An empty list: no ink. A dot beside digits (a full stop,
+    a speck) is left out; a lone dot, or a filled area anywhere, comes back with its status ("dot", "filled").
+    """
+    ink = preprocess.find_ink(image, polarity)
+    if ink.empty:
+        return []
+    labels, pieces = preprocess.ink_pieces(ink)
+    if not pieces:
+        return []
+    strokes: list[np.ndarray] = []  # the faint strokes' labels, found only if two pieces could be one digit
+
+    def stroke_of(piece: Piece) -> int:
+        if not strokes:
+            strokes.append(preprocess.label_pieces((ink.map > preprocess.INK_THRESHOLD) | ink.strong)[0])
+        top, left, _, right = piece.box
+        return int(strokes[0][top, left + int(np.argmax(labels[top, left:right] == piece.index))])
+
+    groups = group_pieces(pieces, stroke_of)
+    tallest = max(box[2] - box[0] for box in map(preprocess.union_box, groups))
+    digits = []
+    for group in groups:
+        top, left, bottom, right = preprocess.union_box(group)
+        core = np.isin(labels[top:bottom, left:right], [p.index for p in group])
+        edges = [0, *touching_cuts(core, tallest), core.shape[1]]
+        for start, end in zip(edges, edges[1:]):
+            digits.append(preprocess.prepare_digit(ink, core[:, start:end], (top, left + start), alone=False))
+    if any(d.status == "ok" for d in digits):
+        digits = [d for d in digits if d.status != "dot"]
+    return digits
