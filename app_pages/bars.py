@@ -1,7 +1,8 @@
 """Probability bars as a small piece of HTML: one row per class, its name, a bar and the percentage.
 
-A stroke on the Draw page redraws them, so they must be cheap for the browser: no chart library, no script,
-inline styles only (``st.html`` sanitises the markup, and a class name from an uploaded model is escaped).
+A pick on the Fashion page redraws them, so they must be cheap for the browser: no chart library, no script,
+inline styles only (``st.html`` sanitises the markup, and a class name from an uploaded model is escaped). The Draw
+page's result panel draws the same bars itself (``app_pages/panel.js``), with the same marks.
 """
 
 from __future__ import annotations
@@ -10,19 +11,9 @@ import html
 
 import numpy as np
 
+from model_store.panel import percent  # also the result panel's: one honest rounding
+
 PREDICTED, OTHER, TRUE = "#4fc3f7", "#5c6b7a", "#ffb74d"
-
-
-def percent(p: float, decimals: int = 0) -> str:
-    """A percentage, but never a misleading 0% or 100% for a probability that is neither."""
-    step = 10.0 ** -decimals  # the smallest step shown, in per cent
-    if p <= 0:
-        return f"{0:.{decimals}%}"
-    if p * 100 < step:
-        return f"<{step / 100:.{decimals}%}"
-    if p < 1 and round(p * 100, decimals) >= 100:
-        return f">{1 - step / 100:.{decimals}%}"
-    return f"{p:.{decimals}%}"
 
 
 def probability_html(probabilities, names: list[str], true_label: int | None = None, large: bool = False,

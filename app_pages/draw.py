@@ -1,12 +1,10 @@
 """Draw a digit and watch the network read it."""
 
-import html
-
 import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import bars, reading, resources, stroke_send, views
+from app_pages import panel, reading, resources, stroke_send, views
 from app_pages.i18n import t
 from app_pages.sidebar import current_model, presenting
 from app_pages.workarounds import keep_widget_state
@@ -22,7 +20,6 @@ def drawing_input(stroke: int):
         stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS, width=CANVAS,
         drawing_mode="freedraw", return_image_data=True, update_streamlit=True, key="draw_canvas",
     )
-    stroke_send.install()  # the canvas itself would wait 200 ms after each stroke
     return None if result is None else result.image_data
 
 
@@ -42,6 +39,23 @@ def mnist_digit_input():
     return to_float(test.images[pos]), label
 
 
+def drawn_input(model: str, stroke: int, compare: bool):
+    """(model input, its naive resize when ``compare``, else None) of the canvas' drawing; (None, None) with a hint
+    or a warning when the canvas holds no digit."""
+    canvas = drawing_input(stroke)
+    prepared = None if canvas is None else preprocess.mnist_style(canvas, polarity="light-on-dark")
+    if prepared is None or prepared.status == "empty":
+        st.info(t("draw.hint"))
+        resources.warm_up(model)
+        return None, None
+    if prepared.status != "ok":
+        st.warning(t("draw.blob"))
+        return None, None
+    st.session_state.last_drawing = prepared.image  # the Convolution page can use it
+    naive = preprocess.naive_resize(canvas, polarity="light-on-dark").image if compare else None
+    return prepared.image, naive
+
+
 KEPT = ("draw_source", "stroke_width", "compare_naive", "show_values", "draw_explain", "draw_filters", "mnist_pick")
 
 
@@ -56,58 +70,54 @@ def main():
     if model is None:
         st.error(t("draw.no_model"))
         return
-    drawing_and_reading(model, resources.class_names(model, DATASET))
+    stroke_send.install()  # these two outside the fragment: once per page, not sent again with every stroke
+    panel.install()
+    source, views_shown = st.columns([3, 2], gap="large")  # above the canvas and above the result panel
+    with source:
+        sources = {"draw": t("draw.source.draw"), "mnist": t("draw.source.mnist")}
+        drawing = st.segmented_control(t("draw.source"), list(sources), format_func=sources.get,
+                                       key="draw_source") != "mnist"
+        if drawing:
+            st.slider(t("draw.stroke"), 6, 40, key="stroke_width")
+    with views_shown:  # what they switch on is drawn in the fragment, with each stroke
+        if drawing:
+            st.toggle(t("draw.compare"), key="compare_naive", help=t("draw.compare_help"))
+        if not presenting():
+            st.checkbox(t("input.values"), key="show_values")
+        st.toggle(t("explain.toggle"), key="draw_explain")
+    drawing_and_reading(model, resources.class_names(model, DATASET), drawing)
+    reading.filters(model, "draw")
 
 
 @st.fragment
-def drawing_and_reading(model: str, names: list[str]):
-    """Everything a stroke changes. A fragment: a stroke reruns (and the browser redraws) this part only, not the
-    sidebar, navigation and title."""
-    keep_widget_state(*KEPT)  # a stroke's run is this fragment's alone: it must keep the toggles itself
+def drawing_and_reading(model: str, names: list[str], drawing: bool):
+    """What a stroke changes: the canvas' input and the result panel. A fragment: a stroke reruns (and the browser
+    redraws) this part only, and it holds nothing else: every element of a page costs a pupil's browser work on every
+    run, so the controls are outside, and what they switch on (the naive resize, the pixel values, where the evidence
+    is) is drawn here only while they are on."""
+    keep_widget_state("mnist_pick")  # a stroke's run is this fragment's alone: it keeps its own widgets' state
     left, right = st.columns([3, 2], gap="large")  # the 280 px canvas fits a tablet held upright
+    true_label, naive = None, None
     with left:
-        sources = {"draw": t("draw.source.draw"), "mnist": t("draw.source.mnist")}
-        source = st.segmented_control(t("draw.source"), list(sources), format_func=sources.get,
-                                      key="draw_source")
-        true_label, naive = None, None
-        if source == "mnist":
-            image, true_label = mnist_digit_input()
+        if drawing:
+            image, naive = drawn_input(model, st.session_state.stroke_width, st.session_state.get("compare_naive"))
         else:
-            stroke = st.slider(t("draw.stroke"), 6, 40, key="stroke_width")
-            canvas = drawing_input(stroke)
-            prepared = None if canvas is None else preprocess.mnist_style(canvas, polarity="light-on-dark")
-            if prepared is None or prepared.status == "empty":
-                st.info(t("draw.hint"))
-                resources.warm_up(model)
-                return
-            if prepared.status != "ok":
-                st.warning(t("draw.blob"))
-                return
-            image = prepared.image
-            st.session_state.last_drawing = image  # the Convolution page can use it
-            naive = preprocess.naive_resize(canvas, polarity="light-on-dark").image
+            image, true_label = mnist_digit_input()
     with right:
         wrong = None if true_label is None else t("draw.wrong_is", label=names[true_label])
-        prediction = reading.answer(model, image, names, "draw", true_label, wrong)
-        if prediction is None:
-            return
-
-    st.subheader(t("draw.sees"))
-    compare = naive is not None and st.toggle(t("draw.compare"), key="compare_naive", help=t("draw.compare_help"))
-    show_values = not presenting() and st.checkbox(t("input.values"), key="show_values")
-    cols = st.columns(2 if compare else 1)
-    with cols[0]:
-        views.model_input_view(image, t("draw.caption_mnist"), "mnist_style", show_values)
-    if compare:
-        naive_pred = resources.prediction(model, naive, names)
-        with cols[1]:
-            views.model_input_view(naive, t("draw.caption_naive"), "naive", show_values)
-            if naive_pred is not None:
-                text = t("draw.naive_reads", label=html.escape(names[naive_pred.label]),
-                         confidence=bars.percent(naive_pred.confidence, 0))
-                st.markdown(f"<span data-testid='naive-prediction'>{text}</span>", unsafe_allow_html=True)
-
-    reading.look_inside(model, image, prediction, names, "draw")
+        prediction = reading.panel_reading(model, image, names, "draw", true_label, wrong, naive)
+    if prediction is None:
+        return
+    with left:
+        if st.session_state.get("show_values") and not presenting():
+            shown = [(image, t("draw.caption_mnist"), "mnist_style")] + ([] if naive is None else [
+                (naive, t("draw.caption_naive"), "naive")])
+            for col, (values, caption, key) in zip(st.columns(len(shown)), shown):
+                with col:
+                    views.pixel_values(values, caption, key)
+        if st.session_state.get("draw_explain"):
+            st.subheader(t("explain.title"))
+            reading.explanation(model, image, prediction, names, "draw")
 
 
 main()

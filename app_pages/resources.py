@@ -61,19 +61,21 @@ def predictor(name: str):
     return _predictor(name, *model_version(name))
 
 
-def warm_up(name: str) -> None:
-    """Load the model in the background while the user is still drawing, so the first stroke is fast."""
-    args = (name, *model_version(name))
+def warm_up(*names: str) -> None:
+    """Load the models in the background while the user is still drawing, so the first stroke is fast: one after the
+    other, in this order (on two cores, the first one is ready sooner than if all loaded at once)."""
+    models = [(name, *model_version(name)) for name in names]
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
     def load() -> None:
-        try:
-            _predictor(*args)
-        except Exception:  # only a head start: the page's own call reports what is wrong (e.g. a model deleted)
-            pass
+        for args in models:
+            try:
+                _predictor(*args)
+            except Exception:  # only a head start: the page's own call reports what is wrong (e.g. a model deleted)
+                pass
 
     # Not a daemon: a TensorFlow call cut off at interpreter exit aborts the process.
-    thread = threading.Thread(target=load, daemon=False, name=f"warm-up {name}")
+    thread = threading.Thread(target=load, daemon=False, name=f"warm-up {', '.join(names)}")
     add_script_run_ctx(thread, get_script_run_ctx())  # the cache wants a context; the thread draws nothing
     thread.start()
 
@@ -81,10 +83,11 @@ def warm_up(name: str) -> None:
 def warm_up_once(names) -> None:
     """Load (and convert to LiteRT) these models in the background, once per session, so that the first visit to
     Draw or Fashion does not wait for them. Loading is cached per server, so later sessions cost nothing."""
+    names = [name for name in names if name and not st.session_state.get(f"warmed::{name}")]
     for name in names:
-        if name and not st.session_state.get(f"warmed::{name}"):
-            st.session_state[f"warmed::{name}"] = True
-            warm_up(name)
+        st.session_state[f"warmed::{name}"] = True
+    if names:
+        warm_up(*names)
 
 
 @st.cache_resource(show_spinner=False)

@@ -7,7 +7,11 @@ invisible component presses it at the end of every stroke that started on a canv
 version renames the button, nothing breaks: the canvas simply sends after its own delay again
 (``tests/e2e/test_draw_browser.py`` checks the button is found and pressed once per stroke).
 
-``CONVSCOPE_STROKE_SEND=0`` switches it off (``bench/browser_latency.py`` measures both ways).
+It also keeps a finger on the canvas from scrolling the page (tablets): ``touch-action: none`` on the canvas
+components' hosts, from the first paint on (a style that reaches into their shadow roots, which a page's CSS cannot),
+and on each canvas a stroke starts on. The canvas sets it on itself today; this keeps it so if a version does not.
+
+``CONVSCOPE_STROKE_SEND=0`` switches the sending off (``bench/browser_latency.py`` measures both ways).
 """
 
 import os
@@ -29,6 +33,7 @@ export default function () {
   window.addEventListener('pointerdown', (event) => {
     armed = event.composedPath().find(
       (el) => el instanceof HTMLCanvasElement && el.classList.contains('upper-canvas')) || null;
+    if (armed) armed.style.touchAction = 'none';
   }, true);
   const send = () => {
     const canvas = armed;
@@ -48,7 +53,14 @@ export default function () {
 }
 """.replace("__SEND_BUTTON__", SEND_BUTTON)
 
-_component = st.components.v2.component("convscope.stroke_send", js=_JS, isolate_styles=False)
+# Not isolated: the style applies to the whole page while the sender is mounted (the Draw page). On two lines:
+# Streamlit takes a one-line string with brackets for a file name.
+_CSS = """[data-testid=stBidiComponentIsolated] {
+  touch-action: none;
+}"""
+
+_component = st.components.v2.component("convscope.stroke_send", js=_JS, css=_CSS, isolate_styles=False)
+_touch_only = st.components.v2.component("convscope.canvas_touch", css=_CSS, isolate_styles=False)
 
 
 def enabled() -> bool:
@@ -56,6 +68,9 @@ def enabled() -> bool:
 
 
 def install() -> None:
-    """Mount the (invisible) sender; call it on every run of a page with a canvas."""
+    """Mount the (invisible) sender; call it on every run of a page with a canvas, outside the page's fragment (it
+    stays mounted while the fragment reruns). With the sender switched off, the touch style alone."""
     if enabled():
         _component(key="convscope_stroke_send")
+    else:
+        _touch_only(key="convscope_canvas_touch")

@@ -1,9 +1,9 @@
-"""Views the pages share: the prediction headline, the probability bars, the model's input, the feature maps, and the
-test-image picker."""
+"""Views the pages share as Streamlit elements: the prediction headline, the probability bars, a model input's pixel
+values, the feature maps, and the test-image picker. (The Draw page shows its answer in one result panel instead:
+``app_pages/panel.py``.)"""
 
 from __future__ import annotations
 
-import hashlib
 import html
 
 import numpy as np
@@ -13,9 +13,8 @@ from app_pages import bars
 from app_pages.i18n import t, tn
 from app_pages.sidebar import presenting
 from model_store import render
+from model_store.panel import LOW_CONFIDENCE, input_id  # one fingerprint and one threshold for every page
 from training.samples import TestImages
-
-LOW_CONFIDENCE = 0.6
 
 
 def pick_test_image(test: TestImages, key: str, label: str, help: str | None = None, on_change=None) -> int:
@@ -31,11 +30,6 @@ def pick_test_image(test: TestImages, key: str, label: str, help: str | None = N
         st.selectbox(label, range(len(test.labels)), key=key, help=help, on_change=on_change,
                      format_func=lambda pos: f"#{int(test.indices[pos])}")
     return int(st.session_state[key])
-
-
-def input_id(image: np.ndarray) -> str:
-    """A short fingerprint of a model input; browser tests wait for it to change after a stroke."""
-    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=6).hexdigest()
 
 
 def prediction_headline(label: str, confidence: float, verdict: str | None = None, image: np.ndarray | None = None):
@@ -59,13 +53,12 @@ def probability_bars(probabilities: np.ndarray, names: list[str], key: str, true
     st.html(bars.probability_html(probabilities, names, true_label=true_label, large=presenting(), key=key))
 
 
-def model_input_view(image: np.ndarray, caption: str, key: str, show_values: bool = False):
-    """The 28x28 image the model received, with visible pixels and optionally its values."""
-    st.image(render.png_data_url(render.enlarge(image, scale=7)), caption=caption, width=300 if presenting() else 196)
-    if show_values:
-        values = (np.clip(image, 0, 1) * 255).round().astype(int)
-        st.dataframe(values, key=f"{key}_values", height=330, column_config={
-            str(i): st.column_config.NumberColumn(width="small") for i in range(28)})
+def pixel_values(image: np.ndarray, caption: str, key: str):
+    """The pixel values (0-255) of a 28x28 model input, as a grid of numbers under its caption."""
+    st.caption(caption)
+    values = (np.clip(image, 0, 1) * 255).round().astype(int)
+    st.dataframe(values, key=f"{key}_values", height=330, column_config={
+        str(i): st.column_config.NumberColumn(width="small") for i in range(28)})
 
 
 def feature_maps_view(prediction, key: str):

@@ -8,7 +8,7 @@ CPU, so the latency there follows the browser's cost per stroke. This measures t
 1. For the working tree, and with ``--ref`` also for a git revision (checked out in a temporary worktree,
    measured first, side by side in the same run): starts the app on a free loopback port with an empty user
    model folder (the shipped default model), opens the Draw page in Debian's headless Chromium (Playwright),
-   and draws one warm-up stroke.
+   draws one warm-up stroke and waits until the server has finished its background work (model conversions).
 2. ``--strokes`` rounds: a one-stroke digit (0, 1 or 7 at a random size and place, the strokes of
    ``bench/load.py``, dispatched in the page as a browser does for a mouse); waits for the new prediction and
    the end of the run (on DOM mutations, no polling); then a ``--window`` second measurement window, so that
@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.device_latency import wait_quiet  # noqa: E402
 from bench.load import (  # noqa: E402
     DOM_STROKE,
     PROBE,
@@ -94,6 +95,7 @@ def measure(root: Path, label: str, args) -> dict[str, dict[str, float]]:
 
         stroke()  # warm-up: the server's first prediction loads the model
         clear()
+        wait_quiet(proc.pid)  # the server's background model conversions would count against the first strokes
         for _ in range(args.strokes):
             strokes.append(cost(stroke))
             clears.append(cost(clear))

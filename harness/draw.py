@@ -11,6 +11,13 @@ DRAWING = f"{CANVAS} canvas.dc-canvas.lower-canvas"  # holds the strokes
 CLEAR_BUTTON = f"{CANVAS} button[aria-label='Reset canvas & history']"  # the toolbar's trash can
 UNDO = f"{CANVAS} button[aria-label='Undo']"  # enabled once the canvas took a stroke
 PREDICTION = "[data-testid='prediction']"  # the predicted label; its data-input: the model input's fingerprint
+# The Draw page's result panel (app_pages/panel.js) and what is in it, besides the prediction: its confidence, verdict,
+# the probability list (data-predicted; rows with data-class, data-p, data-mark), the model inputs (data-view
+# "mnist_style" or "naive", a canvas and a figcaption), the naive resize's reading, the layers' tabs and their panel.
+PANEL = "[data-testid='result-panel']"
+PROBABILITIES = "[data-testid='probabilities']"
+MODEL_INPUT = "[data-testid='model-input']"
+NAIVE_PREDICTION = "[data-testid='naive-prediction']"
 
 # No prediction on the page and the run is over (the canvas is empty); argument: [IDLE].
 EMPTY = "([idle]) => !document.querySelector(\"[data-testid='prediction']\") && document.querySelector(idle) !== null"

@@ -5,6 +5,9 @@ canvas; the test reads the prediction as a person would (the big label) and save
 drawing in test-artifacts/. The canvas is cleared between drawings with the canvas' own toolbar
 (its "Reset canvas & history" button), which also brings back the empty-canvas hint.
 
+The answer is the page's result panel (app_pages/panel.js): one element that draws the prediction, the bars, the
+model input and the feature maps itself; the tests read its markers (harness/draw.py) as they read Streamlit's.
+
 Synchronisation: the prediction element carries ``data-input``, a fingerprint of the model input.
 After every stroke the test waits until that attribute differs from its value before the stroke and
 the app's script has finished its run; only then is the page read.
@@ -21,11 +24,23 @@ import pytest
 
 from harness.chromium import IDLE, MAIN, RUN_ENDS, open_tab, screenshot, wait_idle
 from harness.digits import SHAPES, place
-from harness.draw import CLEAR_BUTTON, PREDICTION, UPPER_CANVAS, canvas_box, draw_strokes, wait_new_prediction
+from harness.draw import (
+    CLEAR_BUTTON,
+    MODEL_INPUT,
+    NAIVE_PREDICTION,
+    PANEL,
+    PREDICTION,
+    PROBABILITIES,
+    UPPER_CANVAS,
+    canvas_box,
+    draw_strokes,
+    wait_new_prediction,
+)
 from model_store.store import DEFAULTS_DIR, ModelStore
 
 MODEL = "convscope-digits"
 HINT = "Draw a digit on the black canvas to see the prediction."
+STROKE_BYTES = 20 * 1024  # what one stroke may bring over the websocket
 
 pytestmark = pytest.mark.skipif(
     not ((DEFAULTS_DIR / f"{MODEL}.keras").is_file() and (DEFAULTS_DIR / f"{MODEL}.json").is_file()),
@@ -154,77 +169,93 @@ def test_each_stroke_is_sent_at_once_and_nothing_else(blank):
     assert strokes_sent(blank) == before + len(strokes)
 
 
-def touch_strokes(page, strokes, box) -> None:
-    """Draw each stroke with a finger: real touch events through the browser's input pipeline (CDP)."""
-    cdp = page.context.new_cdp_session(page)
-    at = lambda x, y: [{"x": box["x"] + x * box["width"], "y": box["y"] + y * box["height"]}]  # noqa: E731
-    for stroke in strokes:
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": at(*stroke[0])})
-        for x, y in stroke[1:]:
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": at(x, y)})
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    cdp.detach()
+def painted(page, selector: str) -> bool:
+    """Whether the canvas ``selector`` has been drawn on (not blank)."""
+    return page.locator(selector).first.evaluate("""c => c.width > 0 && c.getContext('2d')
+        .getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 !== 3 && v > 0)""")
 
 
-def test_digit_drawn_with_a_finger_is_read(browser, app_server):
-    """Touch screens (tablets in class): a 7 drawn with touch events is read, and sent once per stroke."""
-    tablet = {"viewport": {"width": 1024, "height": 1366}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
-    with draw_tab(browser, app_server, **tablet) as page:
-        box = canvas_box(page)
-        # the whole canvas can be reached at tablet width: its far corner is the drawing surface, not clipped
-        corner = page.evaluate("""([x, y]) => {
-            const host = document.elementFromPoint(x, y);
-            const inner = host && host.shadowRoot ? host.shadowRoot.elementFromPoint(x, y) : host;
-            return inner ? inner.className : null;
-        }""", [box["x"] + box["width"] - 3, box["y"] + box["height"] - 3])
-        assert corner and "upper-canvas" in corner, f"the canvas' bottom-right corner is covered or clipped: {corner}"
-        strokes = place("7", 0.5, 0.5, 0.6)
-        touch_strokes(page, strokes, box)
-        wait_new_prediction(page, None)
-        assert prediction_state(page)[1] == "7"
-        assert strokes_sent(page) == len(strokes)
-        screenshot(page, "draw-touch-7.png")
+def count_runs(page) -> None:
+    """From now on, count the script runs the page starts (``window.__runs``)."""
+    page.evaluate("""() => {
+        const app = document.querySelector("[data-testid='stApp']");
+        window.__runs = 0;
+        new MutationObserver(() => {
+            if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__runs += 1;
+        }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    }""")
 
 
 def test_a_stroke_redraws_only_the_drawing_and_fetches_no_images(browser, app_server):
-    """A stroke reruns the page's fragment, not the whole app (the sidebar is not sent again), and its pictures come
-    inside the update: a busy browser never asks for an image the next run has already dropped (a 404)."""
-    with draw_tab(browser, app_server, init_script=RUN_ENDS) as page:
+    """A stroke reruns the page's fragment, not the whole app (the sidebar is not sent again); its answer comes as one
+    small update of the result panel, not a tree of elements, and fetches nothing: a busy browser never asks for an
+    image the next run has already dropped (a 404)."""
+    frames = []
+
+    def listen(page):
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(len(payload))))
+
+    with draw_tab(browser, app_server, init_script=RUN_ENDS, setup=listen) as page:
         page.wait_for_function("() => window.__runEnds.length > 0")  # the first, whole-app run has ended
         before = page.evaluate("() => window.__runEnds.length")
         requests = []
         page.on("request", lambda request: requests.append(request.url))
-        strokes = place("4", 0.5, 0.5, 0.7)
-        assert draw(page, strokes) == "4"
-        page.wait_for_function("([n]) => window.__runEnds.length >= n", arg=[before + len(strokes)])  # one per stroke
+        box = canvas_box(page)
+        strokes, sizes = place("4", 0.5, 0.5, 0.7), []
+        for stroke in strokes:
+            state, runs = prediction_state(page), page.evaluate("() => window.__runEnds.length")
+            frames.clear()
+            draw_strokes(page, [stroke], box)
+            wait_new_prediction(page, state and state[0])
+            page.wait_for_function("([n]) => window.__runEnds.length > n", arg=[runs])  # its run's last message
+            sizes.append(sum(frames))
+        assert prediction_state(page)[1] == "4"
         ends = page.evaluate("() => window.__runEnds")[before:]
-        assert ends and all(end == 3 for end in ends), f"runs after the strokes ended as {ends} (3: fragment run)"
+        assert len(ends) == len(strokes) and all(end == 3 for end in ends), f"runs ended as {ends} (3: fragment run)"
+        assert max(sizes) <= STROKE_BYTES, f"bytes received per stroke: {sizes}"
         images = [url for url in requests if "/media/" in url or url.endswith((".png", ".jpg", ".jpeg"))]
         assert not images, f"a stroke fetched images: {images}"
-        assert page.locator(f"{MAIN} img[src^='data:image/png']").count() >= 3
+        assert page.locator(f"{MAIN} img").count() == 0  # the answer's pictures are the panel's canvases
+        page.wait_for_function("([grid]) => document.querySelector(grid).width > 0", arg=[f"{PANEL} .cs-grid"])
+        for canvas in (f"{MODEL_INPUT} canvas", f"{PANEL} .cs-grid", f"{PANEL} .cs-channel"):
+            assert painted(page, canvas), f"{canvas} is blank"
+
+
+def test_the_probabilities_are_a_labelled_list(blank):
+    """Every class's probability as text too, in a list a keyboard reaches and a screen reader names."""
+    assert draw(blank, place("7", 0.5, 0.5, 0.7)) == "7"
+    bars = blank.get_by_role("list", name="Probability of each class")
+    assert bars.get_attribute("data-predicted") == "7" and bars.get_attribute("data-testid") == "probabilities"
+    rows = bars.get_by_role("listitem")
+    assert rows.count() == 10
+    labels = [rows.nth(i).get_attribute("aria-label") for i in range(10)]
+    assert all(re.fullmatch(rf"{i}: [<>]?\d+%", label) for i, label in enumerate(labels)), labels
+    assert blank.locator(f"{PROBABILITIES} [data-mark='predicted']").get_attribute("data-class") == "7"
+    bars.focus()
+    assert blank.evaluate("() => document.activeElement.getAttribute('data-testid')") == "probabilities"
 
 
 def test_naive_resize_comparison(blank):
-    label = draw(blank, place("7", 0.8, 0.2, 0.3))
+    label = draw(blank, place("7", 0.8, 0.8, 0.3))  # off-centre and small: the naive resize reads it worse
     assert label == "7"
     switch = blank.locator("[data-testid='stCheckbox']").filter(has_text="Compare with a naive resize")
     switch.click()
-    blank.wait_for_selector("[data-testid='naive-prediction']")
+    blank.wait_for_selector(NAIVE_PREDICTION)
     wait_idle(blank)
-    captions = blank.locator("[data-testid='stImageCaption']").all_inner_texts()
-    assert "MNIST-style: cropped, 20x20, centred (28x28)" in captions
-    assert "Naive resize of the whole canvas (28x28)" in captions
-    # both 28x28 views are shown as images, side by side
-    mnist_view = blank.locator("[data-testid='stImage']").filter(has_text="MNIST-style")
-    naive_view = blank.locator("[data-testid='stImage']").filter(has_text="Naive resize")
-    assert mnist_view.locator("img").count() == 1 and naive_view.locator("img").count() == 1
-    a, b = mnist_view.bounding_box(), naive_view.bounding_box()
+    captions = blank.locator(f"{MODEL_INPUT} figcaption").all_inner_texts()
+    assert captions == ["MNIST-style: cropped, 20x20, centred (28x28)", "Naive resize of the whole canvas (28x28)"]
+    # both 28x28 views are drawn, side by side
+    a = blank.locator(f"{MODEL_INPUT}[data-view='mnist_style'] canvas").bounding_box()
+    b = blank.locator(f"{MODEL_INPUT}[data-view='naive'] canvas").bounding_box()
     assert b["x"] > a["x"] + a["width"] / 2 and abs(b["y"] - a["y"]) < 20
-    naive = blank.locator("[data-testid='naive-prediction']").inner_text()
-    assert re.fullmatch(r"Naive resize reads: \d \(\d+%\)", naive.strip()), naive
+    naive = blank.locator(NAIVE_PREDICTION).inner_text()
+    assert re.fullmatch(r"Naive resize reads: \d \([<>]?\d+%\)", naive.strip()), naive
     assert prediction_state(blank)[1] == "7"  # the MNIST-style prediction is unchanged
-    blank.locator("[data-testid='naive-prediction']").scroll_into_view_if_needed()
+    blank.locator(NAIVE_PREDICTION).scroll_into_view_if_needed()
     screenshot(blank, "draw-naive-comparison.png")
+    switch.click()  # off again, for the next tests
+    blank.wait_for_selector(NAIVE_PREDICTION, state="detached")
+    wait_idle(blank)
 
 
 def test_every_conv_layer_has_a_feature_map_tab(blank, tmp_path_factory):
@@ -235,9 +266,33 @@ def test_every_conv_layer_has_a_feature_map_tab(blank, tmp_path_factory):
     shown = [label.split(" · ")[0] for label in labels]
     for layer in expected:
         assert layer in shown, f"no feature-map tab for Conv2D layer {layer}; tabs: {labels}"
-    # the last tab opens on its own layer's maps
+    # the last tab opens on its own layer's maps (they come with the run the click starts)
     blank.get_by_role("tab").filter(has_text=f"{expected[-1]} ·").click()
     panel = blank.get_by_role("tabpanel").filter(has_text=f"{expected[-1]}: all")
     panel.wait_for()
     wait_idle(blank)
     assert re.search(rf"{expected[-1]}\b.*output \d+×\d+, \d+ channels", panel.inner_text())
+    assert blank.get_by_role("tab", selected=True).inner_text().startswith(f"{expected[-1]} ·")
+    # and stays open for the next drawing, after a Clear too
+    clear_canvas(blank)
+    assert draw(blank, place("7", 0.5, 0.5, 0.7)) == "7"
+    assert blank.get_by_role("tab", selected=True).inner_text().startswith(f"{expected[-1]} ·")
+    assert blank.get_by_role("tabpanel").filter(has_text=f"{expected[-1]}: all").count() == 1
+
+
+def test_a_channel_is_enlarged_in_the_browser(blank):
+    """The enlarged channel is picked in the browser, with the slider or a click on its tile: no script run."""
+    assert draw(blank, place("0", 0.5, 0.5, 0.7)) == "0"
+    caption = blank.locator(f"{PANEL} .cs-channel + figcaption")
+    count_runs(blank)
+    slider = blank.locator(f"{PANEL} input[type=range]")
+    slider.focus()
+    slider.press("ArrowRight")
+    slider.press("ArrowRight")
+    assert blank.locator(f"{PANEL} output").inner_text() == "2"
+    assert re.search(r", channel 2 · values -?\d+\.\d\d to -?\d+\.\d\d$", caption.inner_text()), caption.inner_text()
+    grid = blank.locator(f"{PANEL} .cs-grid")
+    box = grid.bounding_box()
+    grid.click(position={"x": 2, "y": box["height"] - 2})  # the first tile of the grid's last row
+    assert re.search(r", channel [1-9]\d* · ", caption.inner_text()), caption.inner_text()
+    assert blank.evaluate("() => window.__runs") == 0

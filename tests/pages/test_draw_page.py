@@ -2,7 +2,8 @@
 
 AppTest cannot drive the canvas component, so the test replaces ``st_canvas`` with a stand-in that
 returns the RGBA image the test drew; everything else on the page runs for real with the shipped
-digit model.
+digit model. AppTest cannot run the result panel's JavaScript either (``app_pages/panel.py``): the tests
+read the payload the page hands it, which is everything the panel shows.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages.panel import COMPONENT, layer_key
+from model_store.panel import unpack
 from model_store.store import DEFAULTS_DIR
 from tests.pages.fakes import ONE_SMALL_CORNER, SEVEN, FakeCanvas, drawing, install_fake_canvas
 
@@ -26,23 +29,28 @@ def app(monkeypatch, open_app):
     return open_app()  # the Draw page is the default page
 
 
-def marked(at, testid: str) -> str | None:
-    """The text of the element marked ``data-testid=testid`` in the page's Markdown, or None."""
-    for md in at.markdown:
-        found = re.search(rf"data-testid='{testid}'[^>]*>(.*?)</", md.value)
-        if found:
-            return found.group(1)
-    return None
+def panels(at) -> list:
+    return [e.proto for e in at.get("bidi_component") if e.proto.component_name == COMPONENT]
+
+
+def payload(at) -> dict | None:
+    """What the result panel shows, or None while it is empty (there is exactly one panel on the page)."""
+    (proto,) = panels(at)
+    return unpack(proto.bytes) if proto.bytes else None
 
 
 def predicted(at) -> str | None:
-    return marked(at, "prediction")
+    shown = payload(at)
+    return None if shown is None else shown["label"]
 
 
-def test_empty_canvas_shows_a_hint_not_a_prediction(app):
+def test_empty_canvas_shows_a_hint_and_an_empty_panel(app):
     assert not app.exception
     assert any("Draw a digit" in i.value for i in app.info)
-    assert predicted(app) is None
+    assert payload(app) is None  # mounted, so that the first stroke only fills it in
+    # the controls are there before the first stroke too: a stroke then changes nothing but the panel
+    assert [c.key for c in app.main.toggle] == ["compare_naive", "draw_explain", "draw_filters"]
+    assert [c.key for c in app.main.checkbox] == ["show_values"]
 
 
 @pytest.mark.parametrize("strokes, digit", [(SEVEN, "7"), (ONE_SMALL_CORNER, "1")])
@@ -50,24 +58,39 @@ def test_a_drawing_is_read_after_the_stroke(app, strokes, digit):
     FakeCanvas.image = drawing(strokes)
     app.run()
     assert not app.exception
-    assert predicted(app) == digit
-    probabilities = [h.proto.body for h in app.get("html") if "data-testid='probabilities'" in h.proto.body]
-    assert len(probabilities) == 1, "probability bars missing"
-    assert f"data-predicted='{digit}'" in probabilities[0]
+    shown = payload(app)
+    assert shown["label"] == digit and shown["predicted"] == int(digit)
+    assert re.fullmatch(r"confidence [<>]?\d+\.\d%", shown["confidence"])
+    assert len(shown["bars"]["p"]) == 10 and max(shown["bars"]["p"]) == shown["bars"]["p"][int(digit)]
+    assert [view["id"] for view in shown["sees"]["views"]] == ["mnist_style"]
     layers = json.loads((DEFAULTS_DIR / "convscope-digits.json").read_text())["layers"]
     conv_layers = [row["name"] for row in layers if row["type"] == "Conv2D"]
-    labels = [t.label for t in app.tabs]
-    assert [label.split(" · ")[0] for label in labels] == conv_layers
+    assert [label.split(" · ")[0] for label in shown["maps"]["layers"]] == conv_layers
+    assert shown["maps"]["open"] == 0 and shown["maps"]["layer"]["name"] == conv_layers[0]
+    assert not app.tabs and not app.get("image") and not app.get("html")  # the panel shows them, not elements
 
 
-def test_naive_resize_comparison_shows_both_predictions(app):
+def test_a_layer_picked_in_the_panel_is_sent_from_then_on(app):
+    FakeCanvas.image = drawing(SEVEN)
+    app.run()
+    app.session_state[layer_key("draw_panel")] = 2  # what a click on the panel's third tab leads to
+    app.run()
+    assert not app.exception
+    assert payload(app)["maps"]["open"] == 2
+    FakeCanvas.image = drawing(ONE_SMALL_CORNER)  # the next stroke keeps it
+    app.run()
+    assert payload(app)["maps"]["open"] == 2 and payload(app)["label"] == "1"
+
+
+def test_naive_resize_comparison_shows_both_inputs_and_readings(app):
     FakeCanvas.image = drawing(ONE_SMALL_CORNER)
     app.run()
     app.toggle(key="compare_naive").set_value(True).run()
     assert not app.exception
-    captions = " ".join(str(img.proto) for img in app.get("image"))
-    assert "Naive resize" in captions and "MNIST-style" in captions
-    assert any("Naive resize reads" in md.value for md in app.markdown)
+    mnist_style, naive = payload(app)["sees"]["views"]
+    assert mnist_style["caption"].startswith("MNIST-style") and naive["caption"].startswith("Naive resize")
+    assert re.fullmatch(r"Naive resize reads: \*\*\d\*\* \([<>]?\d+%\)", naive["reads"])
+    assert mnist_style["pixels"] != naive["pixels"]
 
 
 def test_pixel_values_grid(app):
@@ -89,8 +112,24 @@ def test_mnist_test_digit_shows_true_label_and_verdict(app):
     picker = app.number_input(key="mnist_pick") if test.full else app.selectbox(key="mnist_pick")
     picker.set_value(3).run()
     assert not app.exception
-    assert any(f"true label **{int(test.labels[3])}**" in c.value for c in app.caption)
-    assert marked(app, "verdict") is not None
+    truth = int(test.labels[3])
+    assert any(f"true label **{truth}**" in c.value for c in app.caption)
+    shown = payload(app)
+    assert shown["true"] == truth
+    assert shown["verdict"] == ("correct ✓" if shown["predicted"] == truth else f"wrong ✗, it is a {truth}")
+
+
+def test_in_korean_the_panel_speaks_korean(monkeypatch, open_app):
+    from app_pages.i18n import strings
+
+    install_fake_canvas(monkeypatch)
+    at = open_app(lang="ko")
+    FakeCanvas.image = drawing(SEVEN)
+    at.run()
+    ko = strings("ko")
+    shown = payload(at)
+    assert shown["sees"]["title"] == ko["draw.sees"] and shown["maps"]["title"] == ko["maps.title"]
+    assert shown["confidence"].startswith("확신도") and shown["bars"]["label"] == ko["panel.probabilities"]
 
 
 def test_low_confidence_is_marked():
@@ -134,16 +173,40 @@ def test_a_model_that_cannot_give_sensible_probabilities_shows_why_not_bars(monk
     at.run()
     assert not at.exception, at.exception
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
-    assert predicted(at) is None
-    assert not [h for h in at.get("html") if "data-testid='probabilities'" in h.proto.body]
+    assert payload(at) is None
+
+
+def test_a_model_without_conv_layers_says_so_in_the_panel(monkeypatch, tmp_path, open_app):
+    store_user_model(tmp_path, "flat", {})
+    install_fake_canvas(monkeypatch)
+    at = open_app()
+    FakeCanvas.image = drawing(SEVEN)
+    at.run()
+    assert not at.exception
+    maps = payload(at)["maps"]
+    assert maps["layers"] == [] and "no Conv2D layers" in maps["none"]
+
+
+def test_where_the_evidence_is_comes_with_each_answer(app):
+    FakeCanvas.image = drawing(SEVEN)
+    app.run()
+    assert [s.value for s in app.subheader] == ["Filters"]
+    app.toggle(key="draw_explain").set_value(True).run()
+    assert not app.exception
+    assert [s.value for s in app.subheader] == ["Why this answer?", "Filters"]
+    assert any("Grad-CAM for 7" in str(img.proto) for img in app.get("image"))
+    FakeCanvas.image = drawing(ONE_SMALL_CORNER)  # the next drawing is explained too
+    app.run()
+    assert any("Grad-CAM for 1" in str(img.proto) for img in app.get("image"))
 
 
 def test_presentation_mode_keeps_the_answer_and_the_maps_and_drops_the_controls(app):
     FakeCanvas.image = drawing(SEVEN)
     app.run()
-    assert [s.value for s in app.subheader] == ["What the model sees", "Feature maps", "Why this answer?", "Filters"]
+    assert payload(app)["large"] is False
     app.sidebar.toggle(key="present").set_value(True).run()
     assert not app.exception
-    assert [s.value for s in app.subheader] == ["What the model sees", "Feature maps", "Why this answer?"]
+    assert [s.value for s in app.subheader] == []
     assert not [c for c in app.checkbox if c.key == "show_values"] and not [t for t in app.toggle if t.key == "draw_filters"]
-    assert predicted(app) == "7" and app.tabs
+    shown = payload(app)
+    assert shown["large"] is True and shown["label"] == "7" and shown["maps"]["layers"]
