@@ -141,8 +141,14 @@ def plan(n_digits: int) -> list[list]:
 
 
 def first_stroke(app: App, browser, rate: int) -> tuple[float | None, object]:
-    """A new tab and its first stroke at once; returns (mouse-up to prediction, the tab)."""
-    page = app.open(browser, rate)
+    """A new tab and its first stroke at once; returns (mouse-up to prediction, the tab), or (None, None) when the
+    page did not load within ``TIMEOUT_MS`` (counted as missed: a throttled tab on a busy machine can take that)."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    try:
+        page = app.open(browser, rate)
+    except PageTimeout:
+        return None, None
     shown = app.stroke(page, place("7", 0.5, 0.55, 0.6)[0])
     return (None if shown is None else shown["prediction"]), page
 
@@ -172,7 +178,8 @@ def series(apps: list[App], browser, rate: int, n_digits: int, n_pages: int, sta
         for app in (apps if i % 2 == 0 else apps[::-1]):
             latency, page = first_stroke(app, browser, rate)
             results[app.label]["new_page"].append(latency)
-            page.context.close()
+            if page is not None:
+                page.context.close()
     return results
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import html
 import io
 import json
@@ -42,6 +41,9 @@ from pathlib import Path
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from model_store import panel
+from model_store.panel import input_id  # the fingerprint the page puts on its answer
+
 HEALTH = "/_stcore/health"
 STREAM = "/_stcore/stream"
 XSRF_COOKIE = "_streamlit_xsrf"
@@ -51,7 +53,7 @@ FINISHED, COMPILE_ERROR, EARLY_FOR_RERUN, FRAGMENT_FINISHED = 0, 1, 2, 3
 RUN_OVER = (FINISHED, COMPILE_ERROR, FRAGMENT_FINISHED)  # EARLY_FOR_RERUN: another run follows (st.rerun)
 
 CANVAS_COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
-# The Draw page's answer (app_pages/views.py prediction_headline): the label and the model input's fingerprint.
+# The Fashion page's answer (app_pages/views.py prediction_headline): the label and the model input's fingerprint.
 PREDICTION = re.compile(r"<div data-testid='prediction'(?: data-input='(?P<input>[0-9a-f]+)')?[^>]*>(?P<label>.*?)</div>",
                         re.S)
 
@@ -95,10 +97,16 @@ class Run:
         return [el.alert.body for _, kind, el in self.elements if kind == "alert" and (fmt is None or el.alert.format == fmt)]
 
     def prediction(self) -> tuple[float, str, str | None] | None:
-        """(arrival time, label, data-input fingerprint) of the Draw/Fashion prediction, or None."""
+        """(arrival time, label, data-input fingerprint) of the prediction: the Draw page's result panel (its
+        payload), or the Fashion page's headline; None when the run sent none."""
         for at, kind, el in self.elements:
             if kind == "markdown" and (m := PREDICTION.search(el.markdown.body)):
                 return at, html.unescape(m["label"]).strip(), m["input"]
+            if kind == "bidi_component" and el.bidi_component.component_name.endswith(panel.COMPONENT):
+                data = el.bidi_component.bytes
+                if data:
+                    payload = panel.unpack(data)
+                    return at, payload["label"], payload["input"]
         return None
 
     def progress_texts(self) -> list[str]:
@@ -436,13 +444,6 @@ def decode_canvas(value: str):
 
     data = json.loads(value)["drawing"]["data"]
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(data.split(";base64,", 1)[1]))))
-
-
-def input_id(image) -> str:
-    """The fingerprint the page puts in the prediction's ``data-input`` (``app_pages/views.py`` ``input_id``)."""
-    import numpy as np
-
-    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=6).hexdigest()
 
 
 # ---- MNIST test digits as pupils' drawings ----------------------------------------------------------------------

@@ -116,6 +116,8 @@ class ModelStore:
         self.user_dir = Path(user_dir or os.environ.get(USER_DIR_ENV) or DEFAULT_USER_DIR)
         self.defaults_dir = Path(defaults_dir)
         self.read_only = False  # set when the folder cannot be written: listing and loading still work
+        # Parsed metadata by file, with the stat that read it: a listing per stroke reads the folder, not every file.
+        self._parsed: dict[Path, tuple[tuple[int, int, int], dict]] = {}
         try:
             self.user_dir.mkdir(parents=True, exist_ok=True)
             if not os.access(self.user_dir, os.W_OK):
@@ -138,13 +140,24 @@ class ModelStore:
             entries.append(entry)
         return entries
 
-    @staticmethod
-    def _problem(meta_path: Path, entry: Entry) -> str | None:
+    def _metadata(self, meta_path: Path) -> dict:
+        """The validated metadata of one file, parsed again only when the file changed: every save is a new file
+        (``atomic_write``), so another process' change shows in its stat. A copy of the top level; the values
+        inside (history, layers) are shared with the next listing: read them, never change them."""
+        stat = meta_path.stat()
+        version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        known = self._parsed.get(meta_path)
+        if known is None or known[0] != version:
+            known = version, validate(json.loads(meta_path.read_text(encoding="utf-8")))
+            self._parsed[meta_path] = known
+        return dict(known[1])
+
+    def _problem(self, meta_path: Path, entry: Entry) -> str | None:
         """Why the entry cannot be used (and its ``meta`` is left empty), or None with ``meta`` filled."""
         if not meta_path.is_file() or (entry.path.exists() and not entry.path.is_file()):
             return "not a model file (a folder or a special file)"
         try:
-            meta = validate(json.loads(meta_path.read_text(encoding="utf-8")))
+            meta = self._metadata(meta_path)
         except BadMetadata as exc:
             return f"metadata: {exc}"
         except (ValueError, OSError, RecursionError) as exc:

@@ -89,6 +89,28 @@ def test_user_models_newest_first(store, tiny_model):
     assert names(store) == ["newest", "middle", "oldest"]
 
 
+def test_a_listing_parses_only_metadata_that_changed(store, store_dirs, tiny_model, monkeypatch):
+    """The Draw page lists the store on every stroke: unchanged files are not parsed again, and a file another
+    process rewrote (a new file, as every save is) is read anew."""
+    from model_store import store as store_module
+
+    user, _ = store_dirs
+    store.save(tiny_model, meta_for("mnist", test_accuracy=0.5), "a")
+    store.save(tiny_model, meta_for("mnist", test_accuracy=0.6), "b")
+    store.list()
+    parsed = []
+    real = store_module.validate
+    monkeypatch.setattr(store_module, "validate", lambda meta: parsed.append(meta.get("name")) or real(meta))
+    assert store.get("a").test_accuracy == 0.5 and parsed == []
+    other = ModelStore(user, store.defaults_dir)  # another server process sharing the folder
+    on_disk = json.loads((user / "a.json").read_text(encoding="utf-8"))
+    store_module.atomic_write(user / "a.json", json.dumps({**on_disk, "test_accuracy": 0.7}).encode())
+    assert store.get("a").test_accuracy == 0.7 and parsed == ["a"]
+    assert other.get("b").test_accuracy == 0.6
+    store.get("a").meta["test_accuracy"] = 0.1  # a caller's change to its entry stays its own
+    assert store.get("a").test_accuracy == 0.7
+
+
 def test_get_missing(store):
     with pytest.raises(ModelNotFound, match="no model named 'ghost'"):
         store.get("ghost")
