@@ -1,10 +1,10 @@
-"""Draw a digit and watch the network read it."""
+"""Draw a digit and watch the network read it; or a whole number, or a picture of digits (``draw_sources``)."""
 
 import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import panel, reading, resources, stroke_send, views
+from app_pages import draw_sources, number_view, panel, reading, resources, stroke_send, views
 from app_pages.i18n import t
 from app_pages.sidebar import current_model, presenting
 from app_pages.workarounds import keep_widget_state
@@ -56,7 +56,9 @@ def drawn_input(model: str, stroke: int, compare: bool):
     return prepared.image, naive
 
 
-KEPT = ("draw_source", "stroke_width", "compare_naive", "show_values", "draw_explain", "draw_filters", "mnist_pick")
+KEPT = ("draw_source", "stroke_width", "compare_naive", "show_values", "draw_explain", "draw_filters", "mnist_pick",
+        draw_sources.POLARITY_KEY)
+SOURCES = ("draw", "mnist", "number", "upload")  # one digit drawn, an MNIST test digit, a number drawn, a picture
 
 
 def main():
@@ -64,6 +66,7 @@ def main():
     # Defaults set here, not on the widgets: a kept widget with a default makes Streamlit warn.
     st.session_state.setdefault("draw_source", "draw")
     st.session_state.setdefault("stroke_width", 18)
+    st.session_state.setdefault(draw_sources.POLARITY_KEY, "auto")
     st.title(t("draw.title"))
     st.caption(t("draw.intro"))
     model = current_model(DATASET)
@@ -72,37 +75,49 @@ def main():
         return
     stroke_send.install()  # these two outside the fragment: once per page, not sent again with every stroke
     panel.install()
-    source, views_shown = st.columns([3, 2], gap="large")  # above the canvas and above the result panel
-    with source:
-        sources = {"draw": t("draw.source.draw"), "mnist": t("draw.source.mnist")}
-        drawing = st.segmented_control(t("draw.source"), list(sources), format_func=sources.get,
-                                       key="draw_source") != "mnist"
-        if drawing:
+    labels = {source: t(f"draw.source.{source}") for source in SOURCES}  # the page's width: four fit a tablet
+    source = st.segmented_control(t("draw.source"), SOURCES, format_func=labels.get, key="draw_source") or "draw"
+    controls, views_shown = st.columns([3, 2], gap="large")  # above the canvas and above the result panel
+    with controls:
+        if source in ("draw", "number"):
             st.slider(t("draw.stroke"), 6, 40, key="stroke_width")
+        elif source == "upload":
+            draw_sources.upload_controls()
     with views_shown:  # what they switch on is drawn in the fragment, with each stroke
-        if drawing:
+        if source == "draw":
             st.toggle(t("draw.compare"), key="compare_naive", help=t("draw.compare_help"))
-        if not presenting():
+        if source != "number" and not presenting():
             st.checkbox(t("input.values"), key="show_values")
-        st.toggle(t("explain.toggle"), key="draw_explain")
-    drawing_and_reading(model, resources.class_names(model, DATASET), drawing)
+        if source != "number":
+            st.toggle(t("explain.toggle"), key="draw_explain")
+    drawing_and_reading(model, resources.class_names(model, DATASET), source)
     reading.filters(model, "draw")
 
 
 @st.fragment
-def drawing_and_reading(model: str, names: list[str], drawing: bool):
-    """What a stroke changes: the canvas' input and the result panel. A fragment: a stroke reruns (and the browser
+def drawing_and_reading(model: str, names: list[str], source: str):
+    """What a stroke changes: the canvas' input and the result panel (or the number read, ``source`` "number", or of
+    an uploaded picture of several digits). A fragment: a stroke reruns (and the browser
     redraws) this part only, and it holds nothing else: every element of a page costs a pupil's browser work on every
     run, so the controls are outside, and what they switch on (the naive resize, the pixel values, where the evidence
     is) is drawn here only while they are on."""
     keep_widget_state("mnist_pick")  # a stroke's run is this fragment's alone: it keeps its own widgets' state
+    if source == "number":  # the wide canvas takes the page's width, the number comes under it
+        draw_sources.drawn_number(model, names, st.session_state.stroke_width)
+        return
     left, right = st.columns([3, 2], gap="large")  # the 280 px canvas fits a tablet held upright
-    true_label, naive = None, None
+    true_label, naive, number = None, None, None
     with left:
-        if drawing:
+        if source == "draw":
             image, naive = drawn_input(model, st.session_state.stroke_width, st.session_state.get("compare_naive"))
+        elif source == "upload":  # one digit goes to the result panel, several are a number
+            number = draw_sources.uploaded_number(model, names)
+            image = number.digits[0].image if number is not None and len(number.digits) == 1 else None
         else:
             image, true_label = mnist_digit_input()
+    if image is None and number is not None:  # several digits: the number under the picture, across the page
+        number_view.show(number, names)
+        return
     with right:
         wrong = None if true_label is None else t("draw.wrong_is", label=names[true_label])
         prediction = reading.panel_reading(model, image, names, "draw", true_label, wrong, naive)

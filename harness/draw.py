@@ -62,3 +62,17 @@ def clear(page) -> None:
     """Clear the canvas with its toolbar's trash can; returns once the prediction is gone and the run is over."""
     page.locator(CLEAR_BUTTON).first.click()
     page.wait_for_function(EMPTY, arg=[IDLE])
+
+# The Draw page's number mode (app_pages/number_view.py): the number read, its confidence and one card per digit.
+NUMBER = "[data-testid='number']"  # its text: the number; its data-input: a fingerprint of the digits' inputs
+NUMBER_CONFIDENCE = "[data-testid='number-confidence']"
+NUMBER_DIGIT = "[data-testid='number-digit']"  # data-class: the digit's predicted class
+
+
+def wait_new_number(page, previous: str | None, timeout: float | None = None) -> None:
+    """Wait until the number shown is for other inputs than ``previous`` (its ``data-input``; None: no number yet)
+    and the script run is over."""
+    page.wait_for_function("""([previous, idle]) => {
+        const e = document.querySelector("[data-testid='number']");
+        return e !== null && e.getAttribute('data-input') !== previous && document.querySelector(idle) !== null;
+    }""", arg=[previous, IDLE], timeout=timeout)

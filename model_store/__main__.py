@@ -3,7 +3,8 @@
 ``predict [--model NAME] [--polarity P] [--number] FILE.png ...`` prints one JSON line per file: label, class name,
 probabilities. Drawings, scans and photos of any size and polarity are accepted; digits get MNIST-style
 preprocessing. With ``--number`` a file holds digits side by side: ``"digits"`` (each read, with its box on the
-picture: top, left, bottom, right) and ``"number"``, the digits' labels left to right.
+picture: top, left, bottom, right), ``"number"``, the digits' labels left to right, and ``"confidence"``, how sure
+the model is of the whole number (``numbers.NumberReading.confidence``).
 ``add FILE.keras|FILE.h5 [--name NAME]`` checks, evaluates and stores a model as the Models page does.
 Refusals are JSON lines with ``"error"`` (a sentence) and ``"reason"`` (a code from ``model_store.refusal``).
 """
@@ -35,15 +36,12 @@ def _prepare(path: str, dataset: str, polarity: str = "auto") -> np.ndarray:
     return prepared.image
 
 
-def _prepare_number(path: str, polarity: str = "auto") -> list[preprocess.Prepared]:
-    """The digits of one file, left to right; ``Refusal`` when it holds none, or a filled area or a lone dot."""
-    digits = numbers.segment_digits(read_image(path), polarity)
-    if not digits:
-        raise Refusal("image_empty")
-    for digit in digits:
-        if digit.image is None:
-            raise Refusal(preprocess.REFUSAL[digit.status])
-    return digits
+def _read_number(path: str, predictor, polarity: str = "auto") -> numbers.NumberReading:
+    """The number in one file, read left to right; ``Refusal`` when it holds no digit, a filled area or a lone dot."""
+    number = numbers.read_number(read_image(path), predictor, polarity)
+    if number.refusal:
+        raise Refusal(number.refusal)
+    return number
 
 
 def _reading(result, names: list[str]) -> dict:
@@ -71,9 +69,9 @@ def cmd_predict(args) -> int:
         record: dict = {"file": path, "model": name}
         try:
             if args.number:
-                digits = _prepare_number(path, args.polarity)
-                read = [{**_reading(predictor(d.image), names), "box": list(d.bbox)} for d in digits]
-                record.update(number="".join(names[d["label"]] for d in read), digits=read)
+                number = _read_number(path, predictor, args.polarity)
+                read = [{**_reading(d.prediction, names), "box": list(d.bbox)} for d in number.digits]
+                record.update(number=number.text(names), confidence=round(number.confidence, 6), digits=read)
             else:
                 record.update(_reading(predictor(_prepare(path, dataset, args.polarity)), names))
         except Refusal as exc:

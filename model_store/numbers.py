@@ -6,11 +6,15 @@ that overlap horizontally by at least half the narrower one's width are one digi
 the pen ran dry); pieces side by side are different digits. Ink far wider than tall is digits that touch: it
 is cut near where equal widths would end, where the fewest strokes cross. Each digit is cropped with its own
 soft edge only, so a slanted neighbour reaching into its box is left out.
+
+``read_number`` reads them with a model: the number as text and how sure the model is of all of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -101,3 +105,66 @@ def segment_digits(image, polarity: str = "auto") -> list[Prepared]:
     if any(d.status == "ok" for d in digits):
         digits = [d for d in digits if d.status != "dot"]
     return digits
+
+
+@dataclass(frozen=True)
+class DigitReading:
+    """One digit of a number: its model input and box (``prepared``) and the model's answer for it (None while the
+    number is refused: a filled area or a lone dot is not read)."""
+
+    prepared: Prepared
+    prediction: Any = None  # anything with ``label``, ``confidence`` and ``probabilities`` (an inference.Prediction)
+
+    @property
+    def image(self) -> np.ndarray | None:
+        return self.prepared.image
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int] | None:
+        return self.prepared.bbox
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """The digits of a picture, left to right, and whether they could be read (``status`` as ``Prepared``'s: "ok";
+    "empty" without ink; "filled" or "dot" for the first digit that is not one, the others then unread)."""
+
+    status: str
+    digits: tuple[DigitReading, ...] = ()
+
+    @property
+    def refusal(self) -> str | None:
+        """The ``model_store.refusal`` code that says why the number cannot be read; None when it is read."""
+        return preprocess.REFUSAL.get(self.status)
+
+    def text(self, names: list[str]) -> str:
+        """The number as the model reads it ("2026"): each digit's class name, left to right."""
+        return "".join(str(names[digit.prediction.label]) for digit in self.digits)
+
+    @property
+    def confidence(self) -> float:
+        """How sure the model is of the whole number: the product of its digits' confidences. A number is right only
+        if every digit is, so four digits at 90% each make 66%, not the 90% of the weakest one (the minimum would
+        hide that a long number is more often wrong somewhere). 0 when nothing was read."""
+        if self.status != "ok" or not self.digits:
+            return 0.0
+        return float(np.prod([digit.prediction.confidence for digit in self.digits]))
+
+
+def read_number(picture, predict: Callable[[np.ndarray], Any], polarity: str = "auto") -> NumberReading | None:
+    """The number in ``picture`` read digit by digit: ``predict`` maps each digit's 28x28 model input to the model's
+    answer (or None when the model cannot answer: then the whole reading is None, the caller has said why).
+    Nothing is predicted for a picture with no digits, a filled area or a lone dot: its status says which."""
+    segments = segment_digits(picture, polarity)
+    if not segments:
+        return NumberReading("empty")
+    refused = next((digit.status for digit in segments if digit.status != "ok"), None)
+    if refused is not None:
+        return NumberReading(refused, tuple(DigitReading(digit) for digit in segments))
+    digits = []
+    for digit in segments:
+        prediction = predict(digit.image)
+        if prediction is None:
+            return None
+        digits.append(DigitReading(digit, prediction))
+    return NumberReading("ok", tuple(digits))

@@ -1,14 +1,18 @@
-"""model_store.numbers: the digits of a picture side by side, left to right, each prepared as if drawn alone."""
+"""model_store.numbers: the digits of a picture side by side, left to right, each prepared as if drawn alone, and the
+number they make as a model reads them (``read_number``)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from model_store import numbers
 from model_store import preprocess as pp
 from model_store.preprocess import Piece
+from model_store.store import DEFAULTS_DIR
 from tests.unit.model_store.test_preprocess import on_paper, soft
 
 HEIGHT = 100  # of a digit
@@ -195,3 +199,87 @@ def test_touching_cuts():
     assert numbers.touching_cuts(core[:20, :110], height=100) == []  # a flat mark beside digits 100 px tall
     core[40:48, :] = True  # a bar through both: three strokes everywhere near the middle
     assert numbers.touching_cuts(core[:, :]) == [] or core[:, numbers.touching_cuts(core)[0]].sum() == 100
+
+
+# ---- read_number ------------------------------------------------------------------------------------
+NAMES = [str(i) for i in range(10)]
+
+
+class Answers:
+    """A stand-in model: answers ``labels`` in turn, each with ``confidence``, and keeps the inputs it was given."""
+
+    def __init__(self, labels: str, confidence: float = 0.9):
+        self.labels, self.confidence, self.inputs = [int(c) for c in labels], confidence, []
+
+    def __call__(self, image: np.ndarray):
+        self.inputs.append(image)
+        probabilities = np.full(10, (1 - self.confidence) / 9)
+        probabilities[self.labels[len(self.inputs) - 1]] = self.confidence
+        return SimpleNamespace(label=int(np.argmax(probabilities)), confidence=float(probabilities.max()),
+                               probabilities=probabilities)
+
+
+def test_a_number_is_each_digits_answer_left_to_right_and_as_sure_as_all_of_them_together():
+    picture = number("170")
+    model = Answers("170", confidence=0.9)
+    read = numbers.read_number(picture, model)
+    assert read.status == "ok" and read.refusal is None
+    assert read.text(NAMES) == "170"
+    segments = numbers.segment_digits(picture)
+    assert len(model.inputs) == 3  # each digit's own MNIST-style input, in order, with its box on the picture
+    for digit, segment, given in zip(read.digits, segments, model.inputs):
+        np.testing.assert_array_equal(given, segment.image)
+        assert digit.image is given and digit.bbox == segment.bbox
+    assert read.confidence == pytest.approx(0.9 ** 3)  # the product: every digit must be right
+    assert numbers.read_number(picture, Answers("170", confidence=1.0)).confidence == pytest.approx(1.0)
+
+
+def test_class_names_make_the_text():
+    read = numbers.read_number(number("17"), Answers("17"))
+    assert read.text(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]) == "oneseven"
+
+
+@pytest.mark.parametrize(("picture", "status", "code", "found"), [
+    (np.zeros((200, 500), np.uint8), "empty", "image_empty", 0),
+    (number("dot"), "dot", "image_dot", 1),
+    (number("1|square|7"), "filled", "image_filled", 3),
+])
+def test_nothing_is_read_from_a_picture_without_digits_a_dot_or_a_filled_area(picture, status, code, found):
+    model = Answers("0000")
+    read = numbers.read_number(picture, model)
+    assert (read.status, read.refusal) == (status, code)
+    assert model.inputs == [] and read.confidence == 0.0
+    assert len(read.digits) == found and all(d.prediction is None and d.bbox for d in read.digits)  # boxes to show
+
+
+def test_a_model_that_cannot_answer_leaves_no_reading():
+    assert numbers.read_number(number("17"), lambda image: None) is None
+
+
+def test_the_polarity_given_is_used():
+    picture = 255 - number("17")  # dark ink on light paper
+    assert numbers.read_number(picture, Answers("17"), "dark-on-light").text(NAMES) == "17"
+    assert numbers.read_number(picture, Answers("17"), "light-on-dark").status != "ok"  # the paper read as ink
+
+
+HANDWRITING = ("DkgHandwriting", "Rufscript", "HumorSans")
+
+
+@pytest.mark.skipif(not (DEFAULTS_DIR / "convscope-digits.keras").exists(), reason="the shipped digit model is missing")
+def test_the_shipped_model_reads_a_year_written_in_handwriting_fonts():
+    from model_store.inference import Predictor
+    from model_store.store import ModelStore
+    from training.handwriting import available_fonts
+
+    fonts = {name: path for name, path in available_fonts().items() if name in HANDWRITING}
+    if not fonts:
+        pytest.skip(f"none of the handwriting fonts {HANDWRITING} is installed (training/handwriting.py)")
+    predictor = Predictor(ModelStore().load("convscope-digits"))
+    for name, path in fonts.items():
+        font = ImageFont.truetype(str(path), 120)
+        img = Image.new("L", (600, 240), 0)
+        ImageDraw.Draw(img).text((40, 40), "2026", fill=255, font=font)
+        for picture in (np.asarray(img), 255 - np.asarray(img)):  # a canvas, and ink on paper
+            read = numbers.read_number(picture, predictor)
+            assert read.text(NAMES) == "2026", name
+            assert 0 < read.confidence <= min(d.prediction.confidence for d in read.digits)
