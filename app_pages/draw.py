@@ -5,11 +5,12 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from app_pages import draw_sources, number_view, panel, reading, resources, stroke_send, views
-from app_pages.i18n import t
+from app_pages.i18n import refusal, t
 from app_pages.sidebar import current_model, presenting
 from app_pages.workarounds import keep_widget_state
 from model_store import preprocess
 from model_store.model_input import to_float
+from model_store.refusal import Refusal
 
 DATASET = "mnist"
 CANVAS = 280
@@ -48,8 +49,8 @@ def drawn_input(model: str, stroke: int, compare: bool):
         st.info(t("draw.hint"))
         resources.warm_up(model)
         return None, None
-    if prepared.status != "ok":
-        st.warning(t("draw.blob"))
+    if prepared.status != "ok":  # a dot or a filled area: say which
+        st.warning(t("draw.not_a_digit", reason=refusal(Refusal(preprocess.REFUSAL[prepared.status]))))
         return None, None
     st.session_state.last_drawing = prepared.image  # the Convolution page can use it
     naive = preprocess.naive_resize(canvas, polarity="light-on-dark").image if compare else None

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/classroom_load.py [--pupils 10 20 40 80] [--seconds 60] [--training both|on|off]
     .venv/bin/python bench/classroom_load.py --url http://127.0.0.1:8080 --replicas 3   # a server already running
+    .venv/bin/python bench/classroom_load.py --url ... --replicas 2 --server-pids P1 P2 --kill-replica-after 20
 
 1. Starts the app on a free loopback port (``harness/app.py``) with an empty user model folder, so the shipped
    default models answer (``--url``: measure a server, or a proxy in front of several, that is already running;
@@ -25,6 +26,10 @@
    for this drawing), the server's CPU per answered stroke, the cores used by the server and by the load generator,
    training batches per second, and the load average when the step started.
 
+With ``--kill-replica-after S`` the first server pid is killed (SIGKILL) S seconds into each step's window: the
+table then says how many strokes failed, how many pupils that hit, when the last failure ended, and the answers
+after the kill (a pupil whose stroke failed opens a new session, as a browser tab reconnects).
+
 The LAST line is one JSON object: the largest load that met the target (p95 <= ``--target-ms``, 0 errors, 0 wrong;
 at equal pupils a step with training counts first), e.g. ``{"pupils": 40, "replicas": 1, "training": true, ...}``;
 ``"pupils": 0`` when none did. Exit status 0 when some step met the target, 1 otherwise.
@@ -35,10 +40,12 @@ Load goes to the URL only (loopback unless ``--url`` says otherwise), for a boun
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -235,6 +242,8 @@ def run_step(args, url: str, pupils: int, drawings_file: Path, workdir: Path, se
     with open(workdir / f"locust-{tag}.log", "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 preexec_fn=(lambda: os.nice(args.client_nice)) if args.client_nice else None)
+        killer = kill_later(server_pids[0], ramp + 2 * args.interval + args.kill_replica_after) \
+            if args.kill_replica_after is not None and server_pids else None
         with CpuSampler(lambda: server_pids) as server_cpu, CpuSampler(lambda: process_tree(proc.pid)) as client_cpu:
             batches0 = training.progress if training else None
             try:
@@ -246,7 +255,9 @@ def run_step(args, url: str, pupils: int, drawings_file: Path, workdir: Path, se
     lines = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
     opens = [r for r in lines if r["kind"] == "open"]
     strokes = [r for r in lines if r["kind"] == "stroke"]
-    opened = [r["t"] + r["run_ms"] / 1000 for r in opens if not r["error"]]
+    # the window starts once every pupil has opened the page: the first ``pupils`` opens (later ones are pupils
+    # opening a new session after a failed stroke, e.g. when a replica was killed)
+    opened = sorted(r["t"] + r["run_ms"] / 1000 for r in opens if not r["error"])[:pupils]
     start = (max(opened) if opened else time.time()) + args.interval
     end = start + args.seconds
     window = [r for r in strokes if start <= r["t"] < end]
@@ -272,7 +283,38 @@ def run_step(args, url: str, pupils: int, drawings_file: Path, workdir: Path, se
         "locust_exit": proc.returncode,
     }
     row["met"] = bool(ms) and row["p95_ms"] <= args.target_ms and not errors and not wrong
+    if killer is not None:
+        killer.cancel()
+        row["kill"] = after_kill(killer.killed_at, strokes, server_pids[0]) if killer.killed_at else None
     return row
+
+
+class kill_later(threading.Timer):
+    """SIGKILL one replica ``delay`` seconds from now (a server that dies as a power cut or the OOM killer kills it);
+    ``killed_at``: the wall-clock time it was sent, or None."""
+
+    def __init__(self, pid: int, delay: float):
+        super().__init__(delay, self._kill)
+        self.pid, self.killed_at = pid, None
+        self.daemon = True
+        self.start()
+
+    def _kill(self) -> None:
+        self.killed_at = time.time()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def after_kill(killed_at: float, strokes: list[dict], pid: int) -> dict:
+    """What the pupils saw after a replica was killed: the strokes that failed, how many pupils they hit, when the
+    last failure ended (seconds after the kill), and the strokes answered after it, with their p95."""
+    after = [r for r in strokes if r["t"] + (r["run_ms"] or 0) / 1000 >= killed_at]
+    failed = [r for r in after if r["error"]]
+    answered = [r["ms"] for r in after if not r["error"] and r["ms"] is not None]
+    return {"pid": pid, "failed": len(failed), "pupils_hit": len({r["pupil"] for r in failed}),
+            "last_failure_s": max((r["t"] + (r["run_ms"] or 0) / 1000 - killed_at for r in failed), default=None),
+            "answered_after": len(answered), "p95_after_ms": percentile(answered, 0.95) if answered else None,
+            "errors": sorted({r["error"] for r in failed})}
 
 
 def fmt(value, digits: int = 0) -> str:
@@ -291,6 +333,11 @@ def print_table(rows: list[dict]) -> None:
     for line in table:
         print("  ".join(cell.rjust(w) for cell, w in zip(line, widths)), flush=True)
     for r in rows:
+        if r.get("kill"):
+            k = r["kill"]
+            print(f"  x {r['pupils']} pupils: replica {k['pid']} killed (SIGKILL); {k['failed']} strokes failed, "
+                  f"{k['pupils_hit']} pupils hit, the last failure ended {fmt(k['last_failure_s'], 1)} s after the kill; "
+                  f"{k['answered_after']} strokes answered after it, p95 {fmt(k['p95_after_ms'])} ms; {k['errors']}")
         for problem in r["first_errors"]:
             print(f"  ! {r['pupils']} pupils{' + training' if r['training'] else ''}: {problem}")
 
@@ -316,7 +363,11 @@ def main() -> int:
     parser.add_argument("--replicas", type=int, default=1, help="how many replicas serve --url (recorded only)")
     parser.add_argument("--server-pids", type=int, nargs="*", default=[],
                         help="with --url: local server processes whose CPU to measure")
+    parser.add_argument("--kill-replica-after", type=float, default=None, metavar="S",
+                        help="SIGKILL the first of --server-pids S seconds into each step's window (a replica dying)")
     args = parser.parse_args()
+    if args.kill_replica_after is not None and not (args.url and args.server_pids):
+        parser.error("--kill-replica-after needs --url and --server-pids (a replica of a running deployment)")
 
     workdir = Path(tempfile.mkdtemp(prefix="convscope-classroom-"))
     (workdir / "models").mkdir()

@@ -114,9 +114,10 @@ PROBE = """() => {
 }"""
 WAIT_FOR = "([what, ms]) => window.__waitFor(what, ms)"
 # ``streamlit run`` with a probe: every rerun request a session receives, every script start/stop and every
-# ForwardMsg that carries the Draw page's prediction element is written (monotonic clock, session id) to the file
-# named by CONVSCOPE_BENCH_EVENTS. Nothing else changes. This splits the browser's latency into the server's part
-# (request -> prediction sent) and the rest (canvas send delay, websocket, the browser's own work).
+# ForwardMsg that carries the Draw page's prediction (its result panel with an answer) is written (monotonic clock,
+# session id) to the file named by CONVSCOPE_BENCH_EVENTS. Nothing else changes. This splits the browser's latency
+# into the server's part (request -> prediction sent) and the rest (canvas send delay, websocket, the browser's own
+# work).
 PROBED_LAUNCHER = """
 import json, os, sys, threading, time
 from streamlit.runtime import app_session as _a
@@ -133,8 +134,10 @@ _event = _a.AppSession._on_scriptrunner_event
 def _on_event(self, sender, event, forward_msg=None, *args, **kwargs):
     if event.name != 'ENQUEUE_FORWARD_MSG':
         _write(time.monotonic(), self.id, event.name)
-    elif forward_msg is not None and forward_msg.WhichOneof('type') == 'delta' and \
-            "data-testid='prediction'" in forward_msg.delta.new_element.markdown.body:
+    elif forward_msg is not None and forward_msg.WhichOneof('type') == 'delta' and (
+            "data-testid='prediction'" in forward_msg.delta.new_element.markdown.body
+            or forward_msg.delta.new_element.bidi_component.component_name.endswith('convscope.panel')
+            and forward_msg.delta.new_element.bidi_component.bytes):
         _write(time.monotonic(), self.id, 'prediction')
     return _event(self, sender, event, forward_msg, *args, **kwargs)
 _a.AppSession._handle_rerun_script_request = _on_request

@@ -36,11 +36,13 @@ from harness import ROOT
 from harness.chromium import ARTIFACTS, EXCEPTION, IDLE, MAIN, RUN_ENDS, exceptions_shown, open_tab, wait_idle
 from harness.digits import line
 from harness.draw import CLEAR_BUTTON, DRAWING, PREDICTION, UPPER_CANVAS, canvas_box, draw_strokes
+from model_store.refusal import REASONS
 from model_store.store import DEFAULTS_DIR
 
 MODEL = "convscope-digits"
 EN = json.loads((ROOT / "app_pages" / "locales" / "en.json").read_text(encoding="utf-8"))
-HINT, BLOB, COMPARE = EN["draw.hint"], EN["draw.blob"], EN["draw.compare"]
+HINT, COMPARE = EN["draw.hint"], EN["draw.compare"]
+BLOB = EN["draw.not_a_digit"].split("{reason}")[0]  # the reason after it says which: a dot, a filled area
 MAX_UPLOAD_MB = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]["maxUploadSize"]
 ALERTS = f"{MAIN} [data-testid='stAlert']"
 SLOW = 60_000  # ms, for what waits on a script run (expect's own default is 5 s; the test machine may be busy)
@@ -182,6 +184,7 @@ def test_single_click_gives_a_clear_message_and_no_prediction(draw_page):
     assert_no_exception(page)
     assert shown == "blob", f"a dot gives {shown}; alerts: {alerts(page)}"
     assert page.locator(PREDICTION).count() == 0
+    expect(page.locator(ALERTS).filter(has_text=REASONS["image_dot"])).to_be_visible()  # says which: a dot
 
 
 def test_painting_the_whole_canvas_is_a_blob(draw_page):
@@ -200,6 +203,7 @@ def test_painting_the_whole_canvas_is_a_blob(draw_page):
     assert shown == "blob", f"a painted-over canvas gives {shown}; alerts: {alerts(page)}"
     assert page.locator(PREDICTION).count() == 0
     expect(page.locator(ALERTS).filter(has_text=BLOB)).to_be_visible()
+    expect(page.locator(ALERTS).filter(has_text=REASONS["image_filled"])).to_be_visible()  # says which: filled
     page.screenshot(path=str(ARTIFACTS / "bad-input-filled.png"))
 
 
