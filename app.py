@@ -20,6 +20,7 @@ page = st.navigation([
     st.Page("app_pages/dataset.py", title=t("nav.dataset"), icon=":material/photo_library:", url_path="datasets"),
     st.Page("app_pages/train.py", title=t("nav.train"), icon=":material/model_training:", url_path="train"),
     st.Page("app_pages/models.py", title=t("nav.models"), icon=":material/inventory_2:", url_path="models"),
+    st.Page("app_pages/class_data.py", title=t("nav.class_data"), icon=":material/groups:", url_path="class-data"),
 ])
 with st.sidebar:
     st.title("ConvScope")

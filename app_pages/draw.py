@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import draw_sources, number_view, panel, reading, resources, stroke_send, views
+from app_pages import draw_sources, number_view, panel, reading, resources, stroke_send, teach, views
 from app_pages.i18n import refusal, t
 from app_pages.sidebar import current_model, presenting
 from app_pages.workarounds import keep_widget_state
@@ -52,7 +52,7 @@ def drawn_input(model: str, stroke: int, compare: bool):
     if prepared.status != "ok":  # a dot or a filled area: say which
         st.warning(t("draw.not_a_digit", reason=refusal(Refusal(preprocess.REFUSAL[prepared.status]))))
         return None, None
-    st.session_state.last_drawing = prepared.image  # the Convolution page can use it
+    st.session_state.last_drawing, st.session_state.last_canvas = prepared.image, canvas  # Convolution, teach.py
     naive = preprocess.naive_resize(canvas, polarity="light-on-dark").image if compare else None
     return prepared.image, naive
 
@@ -91,6 +91,8 @@ def main():
             st.checkbox(t("input.values"), key="show_values")
         if source != "number":
             st.toggle(t("explain.toggle"), key="draw_explain")
+        if source == "draw":
+            teach.correction(model)
     drawing_and_reading(model, resources.class_names(model, DATASET), source)
     reading.filters(model, "draw")
 
@@ -124,6 +126,7 @@ def drawing_and_reading(model: str, names: list[str], source: str):
         prediction = reading.panel_reading(model, image, names, "draw", true_label, wrong, naive)
     if prediction is None:
         return
+    st.session_state.last_reading = prediction.label  # what a correction says the model read
     with left:
         if st.session_state.get("show_values") and not presenting():
             shown = [(image, t("draw.caption_mnist"), "mnist_style")] + ([] if naive is None else [

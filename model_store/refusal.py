@@ -114,6 +114,39 @@ REASONS = {
                       "...) in <folder>/{name}/ and set CONVSCOPE_DATA=<folder> (or pass --data <folder>), or connect "
                       "to the internet for Keras' download.",
     "data_no_train": "{name}: no training images found in {source}",
+    # ---- class datasets (model_store.class_data, model_store.class_files) ------------------------------------
+    "class_data_not_found": "no class dataset named '{name}'",
+    "class_data_name_taken": "a class dataset named '{name}' already exists; choose another name",
+    "class_data_too_many": "there are already {count} class datasets, the most this server keeps ({limit}); delete one "
+                           "first",
+    "class_data_broken": "the class dataset '{name}' cannot be read: {problem}",
+    "class_data_kind": "a class dataset is of the kind 'digits' or 'custom', not '{kind}'",
+    "class_data_class_count": "a class dataset needs {low} to {high} classes (this one has {count})",
+    "class_data_class_name": "class {number} ('{name}') cannot be used: a class name has 1 to {limit} characters, does "
+                             "not start with a dot, and has no control characters, no '..' and none of {chars}",
+    "class_data_class_twice": "the class name '{name}' is given twice; every class needs a name of its own",
+    "class_data_digit_classes": "a digits class dataset has the classes 0 to 9, which cannot be changed; for other "
+                                "classes choose the kind 'custom'",
+    "class_data_not_digits": "'{name}' is not a digits class dataset (classes 0 to 9)",
+    "class_data_class_count_fixed": "'{name}' has {count} classes; give exactly {count} names",
+    "class_data_label": "'{label}' is not a class of '{name}' (its classes: {classes})",
+    "class_data_image": "a drawing's model input must be a 28x28 grey image (whole numbers 0 to 255, or numbers from 0 "
+                        "to 1); this one is {shape} {dtype}",
+    "class_data_picture": "the picture must be a grey, RGB or RGBA image of at most {limit} pixels a side (this one is "
+                          "{shape})",
+    "class_data_full": "'{name}' holds {count} drawings, the most a class dataset can hold ({limit}); delete some or "
+                       "start a new one",
+    "class_data_drawing_not_found": "no drawing '{id}' in '{name}'",
+    "class_data_too_fast": "slow down: wait {seconds} s before adding the next drawing",
+    "class_data_too_few": "'{name}' has too few drawings to train on: {classes} (each class needs at least {minimum})",
+    "class_data_cannot_write": "cannot write {path} ({detail})",
+    "class_data_import_format": "{file}: not a class dataset file; import an .npz file or an IDX images file "
+                                "(NAME-images-idx3-ubyte or .gz) as ConvScope exports them",
+    "class_data_import_partner_missing": "{file}: the file that belongs with it, {missing}, is missing",
+    "class_data_import_npz": "{file}: not a valid class dataset .npz ({detail})",
+    "class_data_import_classes": "{file}: the class names file is not valid ({detail})",
+    "class_data_import_too_big": "{file}: {count} drawings; a class dataset holds at most {limit}",
+    "class_data_import_label_range": "{file}: label {label} is not one of the {count} classes (0 to {last})",
 }
 
 

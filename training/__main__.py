@@ -1,4 +1,5 @@
-"""Command line: ``python -m training {train,evaluate,defaults} ...`` (see ``--help``)."""
+"""Command line: ``python -m training {train,evaluate,defaults,samples,class-data} ...`` (see ``--help``; class datasets:
+``training.class_data_cli``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import sys
 
 from model_store.refusal import Refusal
-from training import datasets, presets
+from training import class_data_cli, datasets, presets
 from training.trainer import OPTIMIZERS, TrainConfig
 
 
@@ -123,6 +124,7 @@ def main(argv=None) -> int:
     de.set_defaults(func=cmd_defaults)
     sa = sub.add_parser("samples", help="rebuild the small shipped test-set samples from the real data")
     sa.set_defaults(func=cmd_samples)
+    class_data_cli.add_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -1,0 +1,47 @@
+"""Teach the network: a pupil says what a misread drawing is, and the drawing joins the class's digit drawings.
+
+Outside the Draw page's fragment, so that a stroke sends none of it: the pupil opens it when the answer is wrong,
+and it takes the last drawing the page read (``last_drawing``, ``last_reading``, ``last_canvas``, kept by the page).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages import i18n, resources
+from app_pages.i18n import t
+from model_store.refusal import Refusal
+
+DIGITS = tuple(str(d) for d in range(10))
+
+
+def add_correction(model: str, label: str) -> None:
+    """The last drawing, with ``label``, into the class's digits dataset; what happened is said in the page."""
+    image = st.session_state.get("last_drawing")
+    if image is None:
+        st.session_state.teach_message = ("warning", t("teach.nothing"))
+        return
+    datasets = resources.class_datasets()
+    try:
+        resources.drawing_rate().admit(resources.pupil_id())
+        dataset = datasets.ensure_digits()
+        datasets.add(dataset.name, label, image, picture=st.session_state.get("last_canvas"), misread_by=model,
+                     read_as=st.session_state.get("last_reading"), pupil=resources.pupil_id())
+    except Refusal as exc:
+        st.session_state.teach_message = ("error", i18n.refusal(exc))
+        return
+    count = datasets.get(dataset.name).counts[int(label)]
+    st.session_state.teach_message = ("success", t("teach.added", label=label, count=count, dataset=dataset.name))
+
+
+def correction(model: str) -> None:
+    """"Wrong? Teach it": the digit it really is, and a button that adds the last drawing with that label."""
+    with st.popover(t("teach.open"), icon=":material/school:"):
+        st.caption(t("teach.help"))
+        label = st.segmented_control(t("teach.it_is"), DIGITS, key="teach_label")
+        st.button(t("teach.add"), key="teach_add", disabled=label is None, type="primary",
+                  on_click=add_correction, args=(model, label))
+    message = st.session_state.pop("teach_message", None)
+    if message:
+        kind, text = message
+        {"success": st.success, "warning": st.warning, "error": st.error}[kind](text)
