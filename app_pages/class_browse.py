@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import class_manage, i18n, resources
-from app_pages.i18n import t
+from app_pages.i18n import t, tn
 from model_store.refusal import Refusal
 from model_store.render import enlarge, png_data_url
 
@@ -16,7 +16,8 @@ ACROSS = 8
 def browse(name: str) -> None:
     datasets = resources.class_datasets()
     dataset = datasets.get(name)
-    labels = {i: t("classdata.class_option", name=c, count=n) for i, (c, n) in enumerate(zip(dataset.classes, dataset.counts))}
+    labels = {i: tn("classdata.class_option", n, name=c, count=n)
+              for i, (c, n) in enumerate(zip(dataset.classes, dataset.counts))}
     index = st.selectbox(t("classdata.col.class"), list(labels), format_func=labels.get, key=f"class_browse_{name}")
     drawings = sorted(datasets.drawings(name, index), key=lambda d: d.id, reverse=True)
     if not drawings:

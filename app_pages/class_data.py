@@ -25,8 +25,7 @@ def main():
         st.session_state.class_pick = st.session_state.pop("class_pick_next")
     if st.session_state.get("class_pick") not in names:
         st.session_state.class_pick = names[0]
-    name = st.selectbox(t("classdata.dataset"), names, key="class_pick",
-                        format_func=lambda n: t("classdata.dataset_option", name=n, count=datasets.get(n).total))
+    name = st.selectbox(t("classdata.dataset"), names, key="class_pick")  # counts: in the section, live
     labels = {s: t(f"classdata.section.{s}") for s in SECTIONS}
     section = st.segmented_control(t("classdata.section"), SECTIONS, format_func=labels.get, default="collect",
                                    key="class_section") or "collect"

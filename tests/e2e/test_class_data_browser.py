@@ -1,0 +1,47 @@
+"""Class data in real browsers: two pupils' tabs add drawings at once, and every tab sees the class's counts.
+
+Each tab is a browser context of its own (its own Streamlit session, as a pupil's device is). A pupil draws on the
+Class data page's canvas with real mouse strokes and presses Add; the page thanks them and asks for the class the
+class has drawn least. The teacher's tab, opened afterwards, counts both drawings. Screenshots: test-artifacts/.
+"""
+
+from __future__ import annotations
+
+from app_pages.i18n import strings
+from harness.chromium import ARTIFACTS, MAIN, exceptions_shown, open_tab, wait_idle
+from harness.digits import place
+from harness.draw import canvas_box, draw_strokes
+
+EN = strings("en")
+
+
+def add_drawing(page, digit: str) -> None:
+    """Draw ``digit`` and add it; returns once the page thanks the pupil (the run is over)."""
+    draw_strokes(page, place(digit, 0.5, 0.55, 0.6), canvas_box(page))
+    add = page.get_by_role("button", name=EN["classdata.add"])
+    add.and_(page.locator(":enabled")).wait_for()  # enabled once the canvas has sent the drawing
+    add.click()
+    page.locator(MAIN).get_by_text("Added, thank you").first.wait_for()
+    wait_idle(page)
+
+
+def test_two_pupils_add_drawings_and_the_teacher_counts_them(app_server, browser):
+    url = f"{app_server['url']}/class-data"
+    with open_tab(browser, url) as first, open_tab(browser, url) as second:
+        for page in (first, second):
+            page.locator(MAIN).get_by_text("Draw a").first.wait_for()
+        assert "Draw a 0" in first.locator(MAIN).inner_text()  # an empty dataset asks for its first class
+        add_drawing(first, "0")
+        add_drawing(second, "1")  # its strokes reran its part of the page: it was asked for a 1 by then
+        assert "one more 1" in second.locator(MAIN).inner_text()
+        assert exceptions_shown(first) is None and exceptions_shown(second) is None
+        first.screenshot(path=str(ARTIFACTS / "class-data-pupil.png"))
+    with open_tab(browser, url) as teacher:
+        main = teacher.locator(MAIN)
+        main.get_by_text(EN["classdata.counts"].format(total=2)).first.wait_for()  # both pupils', from a new device
+        assert "Draw a 2" in main.inner_text()  # a 0 and a 1 now: the class is asked for a 2
+        teacher.get_by_text(EN["classdata.section.browse"], exact=True).first.click()
+        wait_idle(teacher)
+        main.locator("img").first.wait_for()
+        assert exceptions_shown(teacher) is None
+        teacher.screenshot(path=str(ARTIFACTS / "class-data-browse.png"))
