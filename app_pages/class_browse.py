@@ -16,7 +16,7 @@ ACROSS = 8
 def browse(name: str) -> None:
     datasets = resources.class_datasets()
     dataset = datasets.get(name)
-    labels = {i: tn("classdata.class_option", n, name=c, count=n)
+    labels = {i: tn("classdata.class_option", n, name=c, n=n)
               for i, (c, n) in enumerate(zip(dataset.classes, dataset.counts))}
     index = st.selectbox(t("classdata.col.class"), list(labels), format_func=labels.get, key=f"class_browse_{name}")
     drawings = sorted(datasets.drawings(name, index), key=lambda d: d.id, reverse=True)

@@ -77,11 +77,14 @@ def main():
     stroke_send.install()  # these two outside the fragment: once per page, not sent again with every stroke
     panel.install()
     labels = {source: t(f"draw.source.{source}") for source in SOURCES}  # the page's width: four fit a tablet
-    source = st.segmented_control(t("draw.source"), SOURCES, format_func=labels.get, key="draw_source") or "draw"
+    source = st.segmented_control(t("draw.source"), SOURCES, format_func=labels.get, key="draw_source",
+                                  label_visibility="collapsed") or "draw"  # the options say it; the canvas stays high
     controls, views_shown = st.columns([3, 2], gap="large")  # above the canvas and above the result panel
     with controls:
         if source in ("draw", "number"):
             st.slider(t("draw.stroke"), 6, 40, key="stroke_width")
+        if source == "draw":  # under the slider: the switches beside them are taller, the canvas stays as high
+            teach.correction(model)
         elif source == "upload":
             draw_sources.upload_controls()
     with views_shown:  # what they switch on is drawn in the fragment, with each stroke
@@ -91,8 +94,6 @@ def main():
             st.checkbox(t("input.values"), key="show_values")
         if source != "number":
             st.toggle(t("explain.toggle"), key="draw_explain")
-        if source == "draw":
-            teach.correction(model)
     drawing_and_reading(model, resources.class_names(model, DATASET), source)
     reading.filters(model, "draw")
 

@@ -119,6 +119,18 @@ def wait_idle(page, timeout: float | None = None) -> None:
     page.wait_for_selector(IDLE, timeout=timeout)
 
 
+def count_runs(page) -> None:
+    """From now on, count the script runs the page starts (``window.__runs``): a rerun that shows what was shown
+    already (the same image, an empty canvas) can still be waited for."""
+    page.evaluate("""() => {
+        const app = document.querySelector("[data-testid='stApp']");
+        window.__runs = 0;
+        new MutationObserver(() => {
+            if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__runs += 1;
+        }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    }""")
+
+
 def screenshot(page, name: str) -> None:
     """Save test-artifacts/<name> once the page's images and charts are drawn, not their placeholders."""
     page.wait_for_function("""() => {

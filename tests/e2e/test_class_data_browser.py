@@ -7,6 +7,8 @@ class has drawn least. The teacher's tab, opened afterwards, counts both drawing
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from app_pages.i18n import strings
 from harness.chromium import ARTIFACTS, MAIN, exceptions_shown, open_tab, wait_idle
 from harness.digits import place
@@ -40,8 +42,12 @@ def test_two_pupils_add_drawings_and_the_teacher_counts_them(app_server, browser
         main = teacher.locator(MAIN)
         main.get_by_text(EN["classdata.counts"].format(total=2)).first.wait_for()  # both pupils', from a new device
         assert "Draw a 2" in main.inner_text()  # a 0 and a 1 now: the class is asked for a 2
-        teacher.get_by_text(EN["classdata.section.browse"], exact=True).first.click()
+        teacher.locator("[data-testid='stButtonGroup']").get_by_text(EN["classdata.section.browse"], exact=True).click()
+        main.locator("[data-testid='stImage'] img").first.wait_for()  # class 0, the first class, and its drawing
         wait_idle(teacher)
-        main.locator("img").first.wait_for()
-        assert exceptions_shown(teacher) is None
+        pickers = main.get_by_role("combobox")  # the dataset, then the class
+        expect(pickers.nth(0)).to_have_value("digits")
+        expect(pickers.nth(1)).to_have_value(EN["classdata.class_option.one"].format(name="0", n=1))
+        assert main.locator("[data-testid='stImage'] img").count() == 1, "class 0's one drawing is shown"
         teacher.screenshot(path=str(ARTIFACTS / "class-data-browse.png"))
+        assert exceptions_shown(teacher) is None

@@ -22,7 +22,7 @@ import re
 
 import pytest
 
-from harness.chromium import IDLE, MAIN, RUN_ENDS, open_tab, screenshot, wait_idle
+from harness.chromium import IDLE, MAIN, RUN_ENDS, count_runs, open_tab, screenshot, wait_idle
 from harness.digits import SHAPES, place
 from harness.draw import (
     CLEAR_BUTTON,
@@ -173,17 +173,6 @@ def painted(page, selector: str) -> bool:
     """Whether the canvas ``selector`` has been drawn on (not blank)."""
     return page.locator(selector).first.evaluate("""c => c.width > 0 && c.getContext('2d')
         .getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 !== 3 && v > 0)""")
-
-
-def count_runs(page) -> None:
-    """From now on, count the script runs the page starts (``window.__runs``)."""
-    page.evaluate("""() => {
-        const app = document.querySelector("[data-testid='stApp']");
-        window.__runs = 0;
-        new MutationObserver(() => {
-            if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__runs += 1;
-        }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-    }""")
 
 
 def test_a_stroke_redraws_only_the_drawing_and_fetches_no_images(browser, app_server):

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import expect
 
 from harness import ROOT
-from harness.chromium import ARTIFACTS, IDLE, open_tab, wait_idle
+from harness.chromium import ARTIFACTS, IDLE, count_runs, open_tab, wait_idle
 from harness.draw import PREDICTION, wait_new_prediction
 from model_store.model_input import to_float
 from model_store.store import DEFAULTS_DIR, ModelStore
@@ -103,18 +103,6 @@ def fashion(browser, app_server):
 
 def current_input(page) -> str:
     return page.locator(PREDICTION).get_attribute("data-input")
-
-
-def count_runs(page) -> None:
-    """From now on, count the script runs the page starts (window.__runs), so a rerun that shows the same
-    image (Random can draw the image already shown) can still be waited for."""
-    page.evaluate("""() => {
-        const app = document.querySelector("[data-testid='stApp']");
-        window.__runs = 0;
-        new MutationObserver(() => {
-            if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__runs += 1;
-        }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-    }""")
 
 
 def wait_runs(page) -> None:

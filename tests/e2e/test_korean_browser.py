@@ -33,9 +33,10 @@ PAGES = {
     "datasets": ("datasets", "nav.dataset", "data.title"),
     "train": ("train", "nav.train", "train.title"),
     "models": ("models", "nav.models", "models.title"),
+    "class-data": ("class-data", "nav.class_data", "classdata.title"),
 }
 # Draw is the page the app opens on; it is visited through the navigation last, after a round trip.
-VISIT_ORDER = ["fashion", "convolution", "datasets", "train", "models", "draw"]
+VISIT_ORDER = ["fashion", "convolution", "datasets", "train", "models", "class-data", "draw"]
 LANGUAGE_PICKER = "Language / 언어"  # the picker's label, the same in both languages
 NAV_LINKS = "[data-testid='stSidebarNav'] a[data-testid='stSidebarNavLink']"
 SLOW = 60_000  # ms, for what waits on a script run (expect's own default is 5 s; the test machine may be busy)

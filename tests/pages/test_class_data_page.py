@@ -157,3 +157,20 @@ def test_a_correction_on_the_draw_page_joins_the_class_digits(monkeypatch, open_
     (added,) = datasets(tmp_path).drawings("digits")
     assert added.label == 1 and added.misread_by == "convscope-digits" and added.read_as == read
     assert added.has_picture  # the canvas it was drawn on is kept too
+
+
+def test_the_teacher_browses_a_class_and_deletes_a_bad_drawing(class_page, tmp_path, lenient):
+    at = class_page
+    for strokes in (SEVEN, FOUR):
+        FakeCanvas.image = drawing(strokes)
+        at.run()
+        at.button(key="class_add").click().run()  # a 0, then a 1 (the page asks for the rarest class)
+    at.segmented_control(key="class_section").set_value("browse").run()
+    assert not at.exception
+    assert at.selectbox(key="class_browse_digits").value == 0
+    assert len(at.get("image")) == 1  # class 0's one drawing
+    (drawing_0,) = datasets(tmp_path).drawings("digits", 0)
+    at.checkbox(key=f"class_del_{drawing_0.id}").check().run()
+    at.button(key="class_delete_chosen").click().run()
+    assert not at.exception
+    assert datasets(tmp_path).get("digits").counts[:2] == (0, 1)
