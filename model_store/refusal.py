@@ -138,6 +138,7 @@ REASONS = {
                        "start a new one",
     "class_data_drawing_not_found": "no drawing '{id}' in '{name}'",
     "class_data_too_fast": "slow down: wait {seconds} s before adding the next drawing",
+    "fine_tune_impossible": "this model cannot be fine-tuned on class data: {problem}",
     "class_data_too_few": "'{name}' has too few drawings to train on: {classes} (each class needs at least {minimum})",
     "class_data_cannot_write": "cannot write {path} ({detail})",
     "class_data_import_format": "{file}: not a class dataset file; import an .npz file or an IDX images file "

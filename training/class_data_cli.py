@@ -3,7 +3,9 @@
 ``list``; ``show NAME`` (with the classes that have too few drawings to train on); ``create NAME --classes A B ...``
 (or ``--kind digits``); ``add NAME --label L FILE.png ...`` (each picture read as an upload is, then prepared as the
 Draw page prepares a drawing); ``export NAME --out DIR`` (MNIST's IDX files, class names, ``.npz``); ``import FILE
-[--name NAME]``; ``delete NAME``. One JSON line per result; a refusal is a JSON line with ``"error"`` (a sentence) and
+[--name NAME]``; ``train NAME --from MODEL [--save NAME]`` (``training/fine_tune.py``; digits with MNIST from
+``python -m training --data DIR``); ``delete NAME``. One JSON line per result; a refusal is a JSON line with
+``"error"`` (a sentence) and
 ``"reason"`` (a code from ``model_store.refusal``), and the exit status is then 1. ``add`` is not rate-limited: it is
 for scripts and benchmarks, not for pupils.
 """
@@ -104,6 +106,24 @@ def cmd_delete(args) -> int:
     return 0
 
 
+@_refusals_as_json
+def cmd_train(args) -> int:
+    """Fine-tune a stored model on a class dataset (``training.fine_tune``); a base model that cannot be fine-tuned
+    this way (no flatten layer, not ten outputs for digits) is said in one JSON line too."""
+    from training.fine_tune import train_on_class_data
+    from training.progress import ProgressBar
+
+    try:
+        result, entry = train_on_class_data(args.name, args.base, save=args.save, data_dir=args.data,
+                                            callbacks=[ProgressBar()], seed=args.seed)
+    except Refusal:
+        raise
+    except ValueError as exc:  # a base model without a flatten layer, a digits model without ten outputs
+        raise Refusal("fine_tune_impossible", problem=str(exc)) from exc
+    _print({**result.as_record(), "saved": entry.name if entry else None})
+    return 0
+
+
 def add_commands(sub) -> None:
     """Add ``class-data`` and its subcommands to ``python -m training``'s subcommands."""
     parser = sub.add_parser("class-data", help="class datasets: drawings a class collects (a JSON line per result)",
@@ -139,6 +159,12 @@ def add_commands(sub) -> None:
     imp.add_argument("file")
     imp.add_argument("--name", help="name of the new class dataset (default: from the file's name)")
     imp.set_defaults(func=cmd_import)
+    train = commands.add_parser("train", help="fine-tune a stored model on a class dataset (held-out part kept aside)")
+    train.add_argument("name")
+    train.add_argument("--from", dest="base", required=True, metavar="MODEL", help="the stored model to start from")
+    train.add_argument("--save", metavar="NAME", help="store the result under this name (checked before training)")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(func=cmd_train)
     delete = commands.add_parser("delete", help="delete a class dataset and its drawings")
     delete.add_argument("name")
     delete.set_defaults(func=cmd_delete)

@@ -134,3 +134,18 @@ def test_python_m_training_class_data_in_a_process_of_its_own(store, tmp_path):
     refused = training("create", "shapes", "--classes", "a", "b")
     assert refused.returncode == 1 and json.loads(refused.stdout)["reason"] == "class_data_name_taken"
     assert "Traceback" not in refused.stderr
+
+
+def test_train_refuses_before_training_a_dataset_with_too_few_drawings_and_a_taken_name(store, capsys, tmp_path):
+    run(capsys, "create", "shapes", "--classes", "circle", "line")
+    status, (refused,) = run(capsys, "train", "shapes", "--from", "convscope-digits")
+    assert status == 1 and refused["reason"] == "class_data_too_few" and "circle" in refused["error"]
+    datasets = ClassDatasets(store)
+    rng = np.random.default_rng(0)
+    for label in (0, 1):
+        for _ in range(10):
+            image = np.zeros((28, 28), np.uint8)
+            image[6:22, 8 + 8 * label:12 + 8 * label] = 255 - rng.integers(0, 40)
+            datasets.add("shapes", label, image)
+    status, (refused,) = run(capsys, "train", "shapes", "--from", "convscope-digits", "--save", "convscope-digits")
+    assert status == 1 and refused["reason"] == "name_taken_shipped"  # the name is checked before any training
