@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages import class_manage, i18n, resources
+from app_pages import class_manage, class_resources, i18n
 from app_pages.i18n import t, tn
 from model_store.refusal import Refusal
 from model_store.render import enlarge, png_data_url
@@ -14,7 +14,7 @@ ACROSS = 8
 
 
 def browse(name: str) -> None:
-    datasets = resources.class_datasets()
+    datasets = class_resources.class_datasets()
     dataset = datasets.get(name)
     labels = {i: tn("classdata.class_option", n, name=c, n=n)
               for i, (c, n) in enumerate(zip(dataset.classes, dataset.counts))}
@@ -53,7 +53,7 @@ def caption(drawing) -> str:
 
 
 def delete(name: str, ids: list[str]) -> None:
-    datasets = resources.class_datasets()
+    datasets = class_resources.class_datasets()
     for drawing_id in ids:
         try:
             datasets.delete_drawing(name, drawing_id)

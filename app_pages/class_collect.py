@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages import i18n, resources, stroke_send
+from app_pages import class_resources, i18n, stroke_send
 from app_pages.i18n import t
 from app_pages.sidebar import presenting
 from model_store.refusal import Refusal
@@ -23,7 +23,7 @@ def next_class(counts) -> int:
 
 @st.fragment
 def collect(name: str) -> None:
-    datasets = resources.class_datasets()
+    datasets = class_resources.class_datasets()
     dataset = datasets.get(name)
     stroke_send.install()
     asked = next_class(dataset.counts)
@@ -57,9 +57,9 @@ def add(name: str, label: int) -> None:
     """The drawing on the canvas, as class ``label``, into dataset ``name``; refusals (a dot, too fast) are said."""
     picture = st.session_state.get("class_picture")
     try:
-        resources.drawing_rate().admit(resources.pupil_id())
-        drawing = resources.class_datasets().add(name, label, picture=picture, polarity="light-on-dark",
-                                                 pupil=resources.pupil_id())
+        class_resources.drawing_rate().admit(class_resources.pupil_id())
+        drawing = class_resources.class_datasets().add(name, label, picture=picture, polarity="light-on-dark",
+                                                 pupil=class_resources.pupil_id())
     except Refusal as exc:
         st.session_state.class_message = ("error", i18n.refusal(exc))
         return

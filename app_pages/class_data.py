@@ -7,7 +7,7 @@ sections (``class_collect``, ``class_browse``, ``class_manage``) are layout and 
 
 import streamlit as st
 
-from app_pages import class_browse, class_collect, class_manage, resources
+from app_pages import class_browse, class_collect, class_manage, class_resources
 from app_pages.i18n import t
 
 SECTIONS = ("collect", "browse", "manage")
@@ -16,7 +16,7 @@ SECTIONS = ("collect", "browse", "manage")
 def main():
     st.title(t("classdata.title"))
     st.caption(t("classdata.intro"))
-    datasets = resources.class_datasets()
+    datasets = class_resources.class_datasets()
     usable = [d for d in datasets.list() if not d.broken]
     if not usable:
         usable = [datasets.ensure_digits()]  # corrections from the Draw page go here; a first task can be made

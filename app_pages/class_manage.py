@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages import i18n, resources
+from app_pages import class_resources, i18n, resources
 from app_pages.i18n import t
 from model_store import class_files
 from model_store.refusal import Refusal
@@ -59,7 +59,7 @@ def new_task() -> None:
         if st.form_submit_button(t("classdata.create"), type="primary"):
             names = [line.strip() for line in classes.replace(",", "\n").splitlines() if line.strip()]
             try:
-                made = resources.class_datasets().create(task, names, kind="custom")
+                made = class_resources.class_datasets().create(task, names, kind="custom")
             except Refusal as exc:
                 st.error(i18n.refusal(exc))
                 return
@@ -70,7 +70,7 @@ def new_task() -> None:
 
 def export(name: str) -> None:
     st.subheader(t("classdata.export"))
-    datasets = resources.class_datasets()
+    datasets = class_resources.class_datasets()
     dataset = datasets.get(name)
     x, y = datasets.images(name)
     files = class_files.export_files(dataset.name, dataset.kind, list(dataset.classes), x, y)
@@ -92,7 +92,7 @@ def import_file() -> None:
         with resources.store().work_dir() as folder:  # removed after, or at the next start if the server dies
             path = folder / Path(upload.name).name
             path.write_bytes(upload.getvalue())
-            made = resources.class_datasets().import_file(path)
+            made = class_resources.class_datasets().import_file(path)
     except Refusal as exc:
         st.error(i18n.refusal(exc))
         return
@@ -106,7 +106,7 @@ def delete(name: str) -> None:
     sure = st.checkbox(t("classdata.delete_sure", name=i18n.as_text(name)), key=f"class_delete_sure_{name}")
     if st.button(t("classdata.delete_go"), disabled=not sure, icon=":material/delete:", key="class_delete_go"):
         try:
-            resources.class_datasets().delete(name)
+            class_resources.class_datasets().delete(name)
         except Refusal as exc:
             st.error(i18n.refusal(exc))
             return

@@ -128,29 +128,3 @@ def jobs():
     from training.registry import JobRegistry
 
     return JobRegistry(slot_folder=store().user_dir)
-
-
-@st.cache_resource
-def class_datasets():
-    """The class datasets in the model store's folder (every replica of a server shares them)."""
-    from model_store.class_data import ClassDatasets
-
-    return ClassDatasets(store().user_dir)
-
-
-@st.cache_resource
-def drawing_rate():
-    """How fast each pupil may add drawings to a class dataset: one limiter per server process, where a pupil's
-    session lives."""
-    from model_store.class_data import RateLimiter
-
-    return RateLimiter()
-
-
-def pupil_id() -> str:
-    """This session's id, kept with the drawings it adds (and what the rate limit counts by)."""
-    if "pupil_id" not in st.session_state:
-        import secrets
-
-        st.session_state.pupil_id = secrets.token_hex(6)
-    return st.session_state.pupil_id

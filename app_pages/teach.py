@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages import i18n, resources
+from app_pages import class_resources, i18n
 from app_pages.i18n import t
 from model_store.refusal import Refusal
 
@@ -21,12 +21,12 @@ def add_correction(model: str, label: str) -> None:
     if image is None:
         st.session_state.teach_message = ("warning", t("teach.nothing"))
         return
-    datasets = resources.class_datasets()
+    datasets = class_resources.class_datasets()
     try:
-        resources.drawing_rate().admit(resources.pupil_id())
+        class_resources.drawing_rate().admit(class_resources.pupil_id())
         dataset = datasets.ensure_digits()
         datasets.add(dataset.name, label, image, picture=st.session_state.get("last_canvas"), misread_by=model,
-                     read_as=st.session_state.get("last_reading"), pupil=resources.pupil_id())
+                     read_as=st.session_state.get("last_reading"), pupil=class_resources.pupil_id())
     except Refusal as exc:
         st.session_state.teach_message = ("error", i18n.refusal(exc))
         return

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app_pages import resources
+from app_pages import class_resources
 from app_pages.i18n import strings
 from model_store.class_data import ClassDatasets, RateLimiter
 from model_store.class_files import export_files
@@ -32,7 +32,7 @@ def dot() -> np.ndarray:
 def lenient(monkeypatch):
     """A rate limit a test's clicks never hit (the limit itself has its own test below)."""
     limiter = RateLimiter(min_interval=0, per_minute=10_000)
-    monkeypatch.setattr(resources, "drawing_rate", lambda: limiter)
+    monkeypatch.setattr(class_resources, "drawing_rate", lambda: limiter)
 
 
 @pytest.fixture
