@@ -29,5 +29,6 @@ i18n.language_picker()
 sidebar.presentation_toggle()
 for dataset in resources.DATASETS:
     sidebar.model_picker(dataset)
+sidebar.class_model_picker()
 resources.warm_up_once(sidebar.current_model(dataset) for dataset in resources.DATASETS)
 page.run()

@@ -1,4 +1,5 @@
 """Pupils draw for the class: the page asks for the class with the fewest drawings, the pupil draws it and adds it.
+What a canvas asks for stays until it is added, whatever other pupils add meanwhile.
 
 A fragment: drawing and adding rerun this part only. After an add the canvas is a new one (its key changes), so the
 next drawing starts on an empty canvas; the counts under it are everyone's, read again at every run.
@@ -21,12 +22,23 @@ def next_class(counts) -> int:
     return min(range(len(counts)), key=lambda i: (counts[i], i))
 
 
+def asked_class(name: str, counts) -> int:
+    """The class this canvas is for: the rarest when the canvas is new, then kept while the pupil draws, so that
+    another pupil's add never changes what this one is drawing (nor the label of what they add)."""
+    canvas_key = (name, st.session_state.get("class_canvas_n", 0))
+    kept = st.session_state.get("class_asked")
+    if kept is None or kept[0] != canvas_key or kept[1] >= len(counts):
+        kept = (canvas_key, next_class(counts))
+        st.session_state.class_asked = kept
+    return kept[1]
+
+
 @st.fragment
 def collect(name: str) -> None:
     datasets = class_resources.class_datasets()
     dataset = datasets.get(name)
     stroke_send.install()
-    asked = next_class(dataset.counts)
+    asked = asked_class(name, dataset.counts)
     st.markdown(f"### {t('classdata.prompt', name=i18n.as_text(dataset.classes[asked]))}")
     left, right = st.columns([3, 2], gap="large")
     with left:

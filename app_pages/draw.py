@@ -6,7 +6,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from app_pages import draw_sources, number_view, panel, reading, resources, stroke_send, teach, views
 from app_pages.i18n import refusal, t
-from app_pages.sidebar import current_model, presenting
+from app_pages.sidebar import class_model, current_model, presenting
 from app_pages.workarounds import keep_widget_state
 from model_store import preprocess
 from model_store.model_input import to_float
@@ -68,23 +68,29 @@ def main():
     st.session_state.setdefault("draw_source", "draw")
     st.session_state.setdefault("stroke_width", 18)
     st.session_state.setdefault(draw_sources.POLARITY_KEY, "auto")
-    st.title(t("draw.title"))
-    st.caption(t("draw.intro"))
-    model = current_model(DATASET)
+    taught = class_model()  # a model of classes the class invented reads drawings only
+    st.title(t("draw.title_class" if taught else "draw.title"))
+    if not taught:  # a class model's page says what it reads instead (draw_sources.taught_classes)
+        st.caption(t("draw.intro"))
+    model = taught or current_model(DATASET)
     if model is None:
         st.error(t("draw.no_model"))
         return
     stroke_send.install()  # these two outside the fragment: once per page, not sent again with every stroke
     panel.install()
-    labels = {source: t(f"draw.source.{source}") for source in SOURCES}  # the page's width: four fit a tablet
-    source = st.segmented_control(t("draw.source"), SOURCES, format_func=labels.get, key="draw_source",
-                                  label_visibility="collapsed") or "draw"  # the options say it; the canvas stays high
+    classes, class_data, source = teach.DIGITS, None, "draw"  # what a correction labels, and where it goes
+    if taught:
+        classes, class_data = draw_sources.taught_classes(model)
+    else:
+        labels = {source: t(f"draw.source.{source}") for source in SOURCES}  # the page's width: four fit a tablet
+        source = st.segmented_control(t("draw.source"), SOURCES, format_func=labels.get, key="draw_source",
+                                      label_visibility="collapsed") or "draw"  # the options say it; the canvas stays
     controls, views_shown = st.columns([3, 2], gap="large")  # above the canvas and above the result panel
     with controls:
         if source in ("draw", "number"):
             st.slider(t("draw.stroke"), 6, 40, key="stroke_width")
         if source == "draw":  # under the slider: the switches beside them are taller, the canvas stays as high
-            teach.correction(model)
+            teach.correction(model, classes, class_data)
         elif source == "upload":
             draw_sources.upload_controls()
     with views_shown:  # what they switch on is drawn in the fragment, with each stroke

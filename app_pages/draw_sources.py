@@ -63,6 +63,15 @@ def drawn_number(model: str, names: list[str], stroke: int) -> None:
         number_view.show(number, names)
 
 
+def taught_classes(model: str) -> tuple[list[str], str | None]:
+    """A model the class taught its own classes reads one drawing at a time: the page says what it reads, and how to
+    read digits again. Returns its class names as stored and its class dataset (where a correction goes)."""
+    meta = resources.store().get(model).meta
+    classes = list(meta.get("class_names") or [])
+    st.caption(t("draw.class_reading", model=i18n.as_text(model), classes=", ".join(map(i18n.as_text, classes))))
+    return classes, meta.get("class_data")
+
+
 def upload_controls() -> None:
     """The uploader and, except on a projector, which way the ink is (outside the page's fragment, like the slider)."""
     st.file_uploader(t("upload.label"), type=UPLOAD_TYPES, key=UPLOAD_KEY, help=t("upload.help"))

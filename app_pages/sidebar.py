@@ -43,6 +43,30 @@ def model_picker(dataset: str) -> str | None:
     return st.session_state[key]
 
 
+CLASS_MODEL_KEY = "model::class-data"
+
+
+def class_model_picker() -> None:
+    """Which model the Draw page reads drawings with: digits (the MNIST model), or one a class taught its own
+    classes. Shown once the store has such a model; each session chooses (a pupil's digits are never taken away)."""
+    entries = resources.store().for_class_data()
+    if not entries:
+        st.session_state.pop(CLASS_MODEL_KEY, None)
+        return
+    names = ["", *(e.name for e in entries)]
+    if st.session_state.get(CLASS_MODEL_KEY) not in names:
+        st.session_state[CLASS_MODEL_KEY] = ""
+    labels = {"": t("picker.class_none"), **{e.name: f"{e.name} · {', '.join(e.meta.get('class_names') or [])}"
+                                              for e in entries}}
+    st.sidebar.selectbox(t("picker.class"), names, key=CLASS_MODEL_KEY, format_func=labels.get,
+                         help=t("picker.class_help"))
+
+
+def class_model() -> str | None:
+    """The class-taught model this session's Draw page reads with, or None (digits)."""
+    return st.session_state.get(CLASS_MODEL_KEY) or None
+
+
 def current_model(dataset: str) -> str | None:
     """The model this session reads ``dataset``'s inputs with: its sidebar choice, else the store's active one."""
     name = st.session_state.get(model_key(dataset))

@@ -13,6 +13,7 @@ from app_pages import i18n, resources, train_live, train_results, train_save, tr
 from app_pages.i18n import t
 from app_pages.workarounds import keep_widget_state
 from model_store.refusal import Refusal
+from training.class_training import ClassTrainConfig
 from training.trainer import ConfigError, TrainConfig
 
 JOB_KEY = "train_job"
@@ -26,7 +27,7 @@ def owner() -> str:
     return st.session_state[OWNER_KEY]
 
 
-def start(config: TrainConfig) -> None:
+def start(config: TrainConfig | ClassTrainConfig) -> None:
     try:
         job = resources.jobs().start(config, owner=owner())
     except ConfigError as exc:
@@ -73,14 +74,14 @@ def main():
     others = registry.running()
     if others:
         snap = others[0].snapshot()
-        st.info(t("train.busy", preset=snap.config.preset, dataset=t(f"dataset.{snap.config.dataset}"),
-                  epoch=max(1, snap.epoch), epochs=snap.epochs))
+        what, data = train_live.model_and_data(snap.config)
+        st.info(t("train.busy", preset=what, dataset=data, epoch=max(1, snap.epoch), epochs=snap.epochs))
         with st.expander(t("train.watch"), expanded=True):
             train_live.live_view(others[0], mine=False)
     config = train_settings.settings()
     busy = registry.busy()
-    if st.button(t("train.start"), icon=":material/play_arrow:", type="primary", disabled=busy, key="tr_start",
-                 help=t("train.busy_help") if busy else None):
+    if st.button(t("train.start"), icon=":material/play_arrow:", type="primary", disabled=busy or config is None,
+                 key="tr_start", help=t("train.busy_help") if busy else None):
         start(config)
 
 

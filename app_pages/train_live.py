@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_pages import charts, gallery, i18n
 from app_pages.i18n import t, tn
+from training.class_training import ClassTrainConfig
 from training.jobs import TrainingJob
 
 REFRESH_SECONDS = 1.0
@@ -21,10 +22,18 @@ def duration(seconds: float | None) -> str:
     return t("train.duration.minutes", m=seconds // 60, s=f"{seconds % 60:02d}")
 
 
+def model_and_data(config) -> tuple[str, str]:
+    """What learns and from what, as the page names them (Markdown-safe)."""
+    if isinstance(config, ClassTrainConfig):
+        what = i18n.as_text(config.base_model) if config.base_model else t("train.class.new_network",
+                                                                           preset=config.preset)
+        return what, t("train.class.data_name", name=i18n.as_text(config.class_data))
+    return config.preset, t(f"dataset.{config.dataset}")
+
+
 def progress(snap) -> None:
-    c = snap.config
-    st.markdown(t("train.running_what", preset=c.preset, dataset=t(f"dataset.{c.dataset}"), n=snap.train_size or "…",
-                  val=snap.val_size))
+    what, data = model_and_data(snap.config)
+    st.markdown(t("train.running_what", preset=what, dataset=data, n=snap.train_size or "…", val=snap.val_size))
     if snap.phase == "loading":
         st.progress(0.0, text=t("train.loading"))
     elif snap.phase == "evaluating":

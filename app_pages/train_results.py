@@ -21,15 +21,34 @@ def figures(snap) -> None:
     ev = snap.evaluation
     if ev is None:
         return
-    st.subheader(t("train.test.title"))
-    m = st.columns(4)
-    m[0].metric(t("train.test.accuracy"), f"{ev.accuracy:.2%}")
-    m[1].metric(t("train.test.loss"), f"{ev.loss:.4f}")
-    m[2].metric(t("train.test.epochs"), f"{snap.epochs_run}", help=t("train.test.best", best=snap.best_epoch or "-"))
-    m[3].metric(t("train.test.time"), duration(snap.elapsed))
-    names = i18n.class_names(CLASS_NAMES[snap.config.dataset])
+    if snap.class_result is not None:
+        heldout_figures(snap)
+    else:
+        st.subheader(t("train.test.title"))
+        m = st.columns(4)
+        m[0].metric(t("train.test.accuracy"), f"{ev.accuracy:.2%}")
+        m[1].metric(t("train.test.loss"), f"{ev.loss:.4f}")
+        m[2].metric(t("train.test.epochs"), f"{snap.epochs_run}", help=t("train.test.best", best=snap.best_epoch or "-"))
+        m[3].metric(t("train.test.time"), duration(snap.elapsed))
+    names = i18n.class_names(snap.class_names or CLASS_NAMES[snap.config.dataset])
     confusion(ev, names, snap.job_id)
-    mistakes(ev, names)
+    mistakes(ev, names, "train.class.wrong" if snap.class_result is not None else "train.wrong")
+
+
+def heldout_figures(snap) -> None:
+    """A class dataset's run: its held-out drawings read before and after (a new network has no before), and MNIST's
+    test set after, when digits were fine-tuned with it."""
+    r = snap.class_result
+    st.subheader(t("train.class.results"))
+    st.caption(tn("train.class.heldout", r["heldout_size"], n=r["heldout_size"], drawings=r["drawings"]))
+    m = st.columns(4)
+    before, after = r["heldout_before"], r["heldout_after"]
+    m[0].metric(t("train.class.before"), "—" if before is None else f"{before:.1%}")
+    m[1].metric(t("train.class.after"), "—" if after is None else f"{after:.1%}",
+                delta=None if before is None or after is None else f"{(after - before) * 100:+.1f} pt")
+    if r["mnist_after"] is not None:
+        m[2].metric(t("train.class.mnist"), f"{r['mnist_after']:.2%}")
+    m[3].metric(t("train.test.time"), duration(snap.elapsed))
 
 
 def confusion(ev, names: list[str], job_id: str) -> None:
@@ -45,19 +64,20 @@ def confusion(ev, names: list[str], job_id: str) -> None:
         st.session_state.tr_cm_true, st.session_state.tr_cm_pred = most_frequent_mistake(ev.confusion) or (0, 0)
     with right:
         a, b = st.columns(2)
-        true = a.selectbox(t("train.cm.true"), range(10), format_func=names.__getitem__, key="tr_cm_true")
-        pred = b.selectbox(t("train.cm.pred"), range(10), format_func=names.__getitem__, key="tr_cm_pred")
+        true = a.selectbox(t("train.cm.true"), range(len(names)), format_func=names.__getitem__, key="tr_cm_true")
+        pred = b.selectbox(t("train.cm.pred"), range(len(names)), format_func=names.__getitem__, key="tr_cm_pred")
         cell = ev.cell(true, pred)
         st.markdown(tn("train.cm.cell", len(cell), n=len(cell), true=names[true], pred=names[pred]))
         shown = cell[:GALLERY]
         gallery.gallery(ev.images[shown], [f"#{i} · {percent(ev.confidence[i])}" for i in shown], per_row=5, width=56)
 
 
-def mistakes(ev, names: list[str]) -> None:
+def mistakes(ev, names: list[str], words: str = "train.wrong") -> None:
+    """The images read wrongly, most confident first; ``words``: the test set's or a class's held-out drawings'."""
     wrong = ev.misclassified()
-    st.subheader(t("train.wrong.title", n=len(wrong), total=len(ev.labels)))
+    st.subheader(t(f"{words}.title", n=len(wrong), total=len(ev.labels)))
     if not len(wrong):
-        st.caption(t("train.wrong.none"))
+        st.caption(t(f"{words}.none"))
         return
     st.caption(t("train.wrong.caption"))
     shown = wrong[:GALLERY]

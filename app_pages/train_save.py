@@ -8,16 +8,24 @@ import streamlit as st
 
 from app_pages import i18n, resources
 from app_pages.i18n import t
-from app_pages.sidebar import model_key
+from app_pages.sidebar import CLASS_MODEL_KEY, model_key
 from model_store.refusal import Refusal
+from training.class_training import ClassTrainConfig
 from training.jobs import TrainingJob
 from training.trainer import TrainConfig
 
 FORM_KEYS = ("tr_save_name", "tr_save_error")  # forgotten with the run
 
 
-def default_name(config: TrainConfig) -> str:
+def default_name(config: TrainConfig | ClassTrainConfig) -> str:
+    if isinstance(config, ClassTrainConfig):
+        return f"{config.class_data}-{dt.datetime.now():%m%d-%H%M}"
     return f"{config.preset}-{config.dataset}-{dt.datetime.now():%m%d-%H%M}"
+
+
+def new_classes(snap) -> bool:
+    """The model will read classes a class invented (not digits, not Fashion-MNIST's)."""
+    return bool(snap.class_result) and snap.class_result["kind"] == "custom"
 
 
 def save_clicked(job: TrainingJob) -> None:
@@ -37,7 +45,8 @@ def save_clicked(job: TrainingJob) -> None:
     job.discard()  # the model lives in the store now; the job keeps only its numbers
     if st.session_state.get("tr_make_active"):
         store.set_active(entry.dataset, entry.name)
-        st.session_state[model_key(entry.dataset)] = entry.name
+        key = model_key(entry.dataset) if entry.dataset in resources.DATASETS else CLASS_MODEL_KEY
+        st.session_state[key] = entry.name
 
 
 def name_refusal(name: str) -> Refusal | None:
@@ -69,7 +78,9 @@ def save_form(job: TrainingJob, snap) -> None:
     a, b, c = st.columns([3, 2, 1], vertical_alignment="bottom")
     a.text_input(t("train.save.name"), key="tr_save_name", help=t("train.save.name_help"),
                  on_change=st.session_state.pop, args=("tr_save_error", None))  # a new name, a new answer
-    b.checkbox(t("train.save.active", dataset=t(f"dataset.{snap.config.dataset}")), key="tr_make_active")
+    dataset = "mnist" if snap.class_result else snap.config.dataset
+    b.checkbox(t("train.save.active_class") if new_classes(snap) else t("train.save.active", dataset=t(f"dataset.{dataset}")),
+               key="tr_make_active")
     c.button(t("train.save.button"), icon=":material/save:", on_click=save_clicked, args=(job,), key="tr_save",
              type="primary", width="stretch", disabled=bad_name is not None)
     if bad_name is not None:

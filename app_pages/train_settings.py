@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages import charts, i18n
+from app_pages import charts, i18n, train_class
 from app_pages.i18n import t
 from model_store.refusal import Refusal
 from training import presets
@@ -22,7 +22,8 @@ from training.trainer import OPTIMIZERS, TrainConfig
 FIELDS = {"tr_preset": "preset", "tr_epochs": "epochs", "tr_batch": "batch_size", "tr_optimizer": "optimizer",
           "tr_lr": "learning_rate", "tr_cosine": "cosine_decay", "tr_val": "validation_split", "tr_patience": "patience",
           "tr_augment": "augment", "tr_seed": "seed"}
-KEPT = (*FIELDS, "tr_dataset", "tr_use_subset", "tr_subset")  # kept while a run is shown instead of the settings
+# kept while a run is shown instead of the settings
+KEPT = (*FIELDS, "tr_dataset", "tr_use_subset", "tr_subset", *train_class.KEPT)
 # TrainConfig field -> the label of its widget (settings refusals and notes name the setting by it)
 LABELS = {"dataset": "train.dataset", "preset": "train.preset", "epochs": "train.epochs", "batch_size": "train.batch",
           "optimizer": "train.optimizer", "learning_rate": "train.lr", "validation_split": "train.val",
@@ -47,7 +48,8 @@ def preset_changed() -> None:
 
 
 def demo_clicked() -> None:
-    apply(classroom_demo(st.session_state.get("tr_dataset") or "mnist"))
+    dataset = st.session_state.get("tr_dataset")
+    apply(classroom_demo(dataset if dataset in DATASETS else "mnist"))
 
 
 def setting_text(refusal: Refusal) -> str:
@@ -58,16 +60,19 @@ def setting_text(refusal: Refusal) -> str:
     return i18n.refusal(Refusal(refusal.code, **values))
 
 
-def settings() -> TrainConfig:
-    """The settings widgets; returns the config they describe. The number fields take any number (Streamlit would
-    silently put back an out-of-range one): a value outside the range is brought into it, with a note under it."""
+def settings() -> TrainConfig | train_class.ClassTrainConfig | None:
+    """The settings widgets; returns the config they describe (None: nothing can be trained yet, said why). The
+    number fields take any number (Streamlit would silently put back an out-of-range one): a value outside the range
+    is brought into it, with a note under it. A class dataset has settings of its own (``train_class``)."""
     notes = {}
     if "tr_preset" not in st.session_state:
         apply(TrainConfig())
     c1, c2 = st.columns([1, 1])
     with c1:
-        dataset = st.segmented_control(t("train.dataset"), list(DATASETS), format_func=lambda d: t(f"dataset.{d}"),
-                                       key="tr_dataset") or "mnist"
+        dataset = st.segmented_control(t("train.dataset"), [*DATASETS, train_class.OPTION],
+                                       format_func=lambda d: t(f"dataset.{d}"), key="tr_dataset") or "mnist"
+    if dataset == train_class.OPTION:
+        return train_class.settings()
     with c2:
         st.button(t("train.demo"), icon=":material/school:", on_click=demo_clicked, key="tr_demo", help=t("train.demo_help"))
     names = list(presets.PRESETS)

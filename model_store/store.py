@@ -182,6 +182,11 @@ class ModelStore:
     def for_dataset(self, dataset: str) -> list[Entry]:
         return [e for e in self.list() if e.dataset == dataset and not e.broken]
 
+    def for_class_data(self) -> list[Entry]:
+        """Models of classes a class invented: each learned a class dataset (its ``dataset`` is that one's name)."""
+        return [e for e in self.list() if not e.broken and e.meta.get("class_data")
+                and e.dataset == e.meta["class_data"]]
+
     def load(self, name: str):
         """Load a model in Keras safe mode (no Lambda code or custom objects is ever run)."""
         import keras

@@ -49,6 +49,7 @@ class FineTuneConfig:
     augment: bool = True  # the copies after the first are augmented (stroke thickness, slant, size, position)
     freeze_batchnorm: bool = True  # BatchNorm layers keep the stored model's statistics (digits: MNIST stays read)
     head_dropout: float = 0.0  # custom: dropout in front of the new head
+    fresh: bool = False  # the model given is a new network with one output per class: no new head, no "before"
     holdout_share: float = 0.2  # drawings of each class held out and read before and after, never trained on
     seconds_budget: float | None = None  # end after the epoch that leaves too little time for one more
     seed: int = 0
@@ -185,9 +186,13 @@ def with_new_head(base_model, classes: int, dropout: float = 0.0, seed: int = 0)
     head = [keras.layers.Dropout(dropout, seed=seed, name="head_dropout")] if dropout else []
     head.append(keras.layers.Dense(classes, activation="softmax", name=head_name,
                                    kernel_initializer=keras.initializers.GlorotUniform(seed)))
-    if isinstance(copy, keras.Sequential):
-        return keras.Sequential([keras.Input(tuple(copy.inputs[0].shape[1:]), name="image"), *kept, *head],
-                                name=f"{copy.name}_new_head")
+    if isinstance(base_model, keras.Sequential):  # new layers with the base's weights: a layer of two graphs would
+        fresh = [type(layer).from_config(layer.get_config()) for layer in kept]  # break sub-models of its outputs
+        model = keras.Sequential([keras.Input(tuple(copy.inputs[0].shape[1:]), name="image"), *fresh, *head],
+                                 name=f"{copy.name}_new_head")
+        for new, old in zip(fresh, kept):
+            new.set_weights(old.get_weights())
+        return model
     x = kept[-1].output
     for layer in head:
         x = layer(x)
@@ -334,7 +339,7 @@ def fine_tune(base_model, x, y, class_names, config: FineTuneConfig | None = Non
         x_held, y_held = _checked(base_model, heldout[0], heldout[1], class_names, config.kind) if len(heldout[1]) \
             else (np.zeros((0, SIDE, SIDE), np.uint8), np.zeros(0, np.int64))
     keras.utils.set_random_seed(config.seed)
-    if config.kind == "digits":
+    if config.kind == "digits" or config.fresh:
         model, base_layers = copy_model(base_model), []
     else:
         model = with_new_head(base_model, len(class_names), config.head_dropout, config.seed)
@@ -342,7 +347,7 @@ def fine_tune(base_model, x, y, class_names, config: FineTuneConfig | None = Non
     images, labels = _mixed(x, y, config, getattr(mnist, "train", None))
     result = FineTuneResult(config=config, model=model, class_names=list(class_names), heldout_index=held_at,
                             heldout_size=len(y_held), train_size=len(labels), drawings=len(y))
-    if config.kind == "digits" and len(y_held):
+    if config.kind == "digits" and not config.fresh and len(y_held):
         result.heldout_before = float((predict_probabilities(base_model, x_held).argmax(1) == y_held).mean())
     steps = math.ceil(len(labels) / config.batch_size)
     listeners = keras.callbacks.CallbackList(list(callbacks), model=model, verbose=0,

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
+from training.class_training import ClassTrainConfig
 from training.data_cache import load_dataset
 from training.datasets import Dataset
 from training.snapshot import Snapshot, apply_changes, ending
@@ -37,7 +38,7 @@ class TrainingJob:
     """One training run. ``isolated``: it runs in a process of its own, which reads its data itself (so only with
     the default ``data_loader``); otherwise in a daemon thread of this process."""
 
-    def __init__(self, config: TrainConfig, owner: str | None = None,
+    def __init__(self, config: TrainConfig | ClassTrainConfig, owner: str | None = None,
                  data_loader: Callable[[str], Dataset] = load_dataset, probe_index: int = 0, isolated: bool = False):
         config.validate()
         if isolated and data_loader is not load_dataset:
@@ -109,9 +110,9 @@ class TrainingJob:
         self.apply({"stop_requested": True})
 
     def _train_here(self) -> None:
-        from training.recorder import record_training  # Keras: imported when a training starts, not with the page
+        from training.class_training import record_run  # Keras: imported when a training starts, not with the page
 
-        self.result, last = record_training(self.config, self.apply, self._stop, self._load, self._probe_index)
+        self.result, last = record_run(self.config, self.apply, self._stop, self._load, self._probe_index)
         self.apply(last)
 
     def _train_in_process(self) -> None:
@@ -152,7 +153,12 @@ class TrainingJob:
         if self.result is None:
             raise RuntimeError("the job has no trained model")
         self._load_model()
-        meta = result_metadata(self.result)
+        if isinstance(self.config, ClassTrainConfig):
+            from training.fine_tune import fine_tune_metadata
+
+            meta = fine_tune_metadata(self.result, base_name=self.config.base_model, class_data=self.config.class_data)
+        else:
+            meta = result_metadata(self.result)
         evaluation = self.snapshot().evaluation
         if evaluation is not None:
             meta["confusion_matrix"] = evaluation.confusion.tolist()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 SETTING_NAMES = {
     "dataset": "dataset", "preset": "preset", "epochs": "epochs", "batch_size": "batch size", "optimizer": "optimizer",
     "learning_rate": "learning rate", "validation_split": "validation split", "patience": "patience",
-    "subset": "training subset", "seed": "seed",
+    "subset": "training subset", "seed": "seed", "class_data": "class dataset",
 }
 
 # TrainConfig field -> (lowest, highest) the Train page offers

@@ -87,6 +87,8 @@ class Snapshot:
     saved_as: str | None
     not_savable: tuple[str, dict] | None = None  # why the model can never be saved: a Refusal's code and values
     failure: tuple[str, dict] | None = None  # what ended a run before it trained (no data): a Refusal's code and values
+    class_names: list[str] | None = None  # a class dataset's classes (None: the built-in dataset's)
+    class_result: dict | None = None  # a class dataset's run: held-out accuracy before and after, MNIST's after
 
     @classmethod
     def queued(cls, job_id: str, config: TrainConfig, owner: str | None, started_at: float) -> Snapshot:
@@ -127,7 +129,8 @@ class Snapshot:
 
     def describe(self) -> str:
         c = self.config
-        return f"{c.preset} on {c.dataset}, epoch {max(1, self.epoch)}/{self.epochs} ({self.status})"
+        what, data = ((c.base_model or c.preset), c.class_data) if hasattr(c, "class_data") else (c.preset, c.dataset)
+        return f"{what} on {data}, epoch {max(1, self.epoch)}/{self.epochs} ({self.status})"
 
 
 def apply_changes(snapshot: Snapshot, changes: dict) -> Snapshot:

@@ -14,9 +14,9 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 
+from training.class_training import config_from_dict, record_run
 from training.process import RECORD, RESULT
-from training.recorder import record_training
-from training.trainer import TrainConfig, TrainResult
+from training.trainer import TrainResult
 
 
 def model_file(result: TrainResult, last: dict, path: str) -> str | None:
@@ -48,8 +48,8 @@ def main(argv: list[str]) -> None:
 
     threading.Thread(target=watch, daemon=True, name="stop watcher").start()
     try:
-        result, last = record_training(TrainConfig(**spec["config"]), lambda record: conn.send((RECORD, record)), stop,
-                                       probe_index=spec["probe_index"])
+        result, last = record_run(config_from_dict(spec["config"]), lambda record: conn.send((RECORD, record)), stop,
+                                  probe_index=spec["probe_index"])
         if result is not None:
             conn.send((RESULT, (result, model_file(result, last, spec["model_path"]))))
         conn.send((RECORD, last))

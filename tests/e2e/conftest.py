@@ -22,8 +22,9 @@ def app_server(tmp_path_factory):
         pytest.skip(missing)
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / "streamlit-server.log"
-    with running_app(app_env(tmp_path_factory.mktemp("models")), log_path) as (proc, url):
-        yield {"url": url, "log": log_path, "proc": proc}
+    models = tmp_path_factory.mktemp("models")
+    with running_app(app_env(models), log_path) as (proc, url):
+        yield {"url": url, "log": log_path, "proc": proc, "models": models}
 
 
 @pytest.fixture(scope="session")

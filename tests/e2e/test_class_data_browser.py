@@ -2,7 +2,8 @@
 
 Each tab is a browser context of its own (its own Streamlit session, as a pupil's device is). A pupil draws on the
 Class data page's canvas with real mouse strokes and presses Add; the page thanks them and asks for the class the
-class has drawn least. The teacher's tab, opened afterwards, counts both drawings. Screenshots: test-artifacts/.
+class has drawn least. What a canvas asks for stays while the pupil draws, whatever the other pupil adds. The
+teacher's tab, opened afterwards, counts both drawings. Screenshots: test-artifacts/.
 """
 
 from __future__ import annotations
@@ -33,21 +34,27 @@ def test_two_pupils_add_drawings_and_the_teacher_counts_them(app_server, browser
         for page in (first, second):
             page.locator(MAIN).get_by_text("Draw a").first.wait_for()
         assert "Draw a 0" in first.locator(MAIN).inner_text()  # an empty dataset asks for its first class
+        assert "Draw a 0" in second.locator(MAIN).inner_text()
         add_drawing(first, "0")
-        add_drawing(second, "1")  # its strokes reran its part of the page: it was asked for a 1 by then
-        assert "one more 1" in second.locator(MAIN).inner_text()
+        draw_strokes(second, place("0", 0.5, 0.55, 0.6), canvas_box(second))  # a stroke reruns the page's fragment
+        wait_idle(second)
+        assert "Draw a 0" in second.locator(MAIN).inner_text()  # what this canvas asks for stays while it is drawn
+        add_drawing(second, "0")
+        assert "one more 0" in second.locator(MAIN).inner_text()
+        assert "Draw a 1" in second.locator(MAIN).inner_text()  # a new canvas asks for the rarest class again
         assert exceptions_shown(first) is None and exceptions_shown(second) is None
         first.screenshot(path=str(ARTIFACTS / "class-data-pupil.png"))
     with open_tab(browser, url) as teacher:
         main = teacher.locator(MAIN)
         main.get_by_text(EN["classdata.counts"].format(total=2)).first.wait_for()  # both pupils', from a new device
-        assert "Draw a 2" in main.inner_text()  # a 0 and a 1 now: the class is asked for a 2
+        assert "Draw a 1" in main.inner_text()  # two 0s now: the class is asked for a 1
         teacher.locator("[data-testid='stButtonGroup']").get_by_text(EN["classdata.section.browse"], exact=True).click()
         main.locator("[data-testid='stImage'] img").first.wait_for()  # class 0, the first class, and its drawing
         wait_idle(teacher)
         pickers = main.get_by_role("combobox")  # the dataset, then the class
         expect(pickers.nth(0)).to_have_value("digits")
-        expect(pickers.nth(1)).to_have_value(EN["classdata.class_option.one"].format(name="0", n=1))
-        assert main.locator("[data-testid='stImage'] img").count() == 1, "class 0's one drawing is shown"
+        expect(pickers.nth(1)).to_have_value(EN["classdata.class_option"].format(name="0", n=2))
+        main.locator("[data-testid='stImage'] img").nth(1).wait_for()
+        assert main.locator("[data-testid='stImage'] img").count() == 2, "class 0's two drawings are shown"
         teacher.screenshot(path=str(ARTIFACTS / "class-data-browse.png"))
         assert exceptions_shown(teacher) is None

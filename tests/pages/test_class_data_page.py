@@ -66,6 +66,18 @@ def test_pupils_add_what_the_page_asks_for_and_it_asks_for_the_rarest_class(clas
     assert prompt(at) == "### " + EN["classdata.prompt"].format(name="1")  # 0 has one now: 1 is the rarest
 
 
+def test_what_a_canvas_asks_for_stays_while_other_pupils_add(class_page, tmp_path, lenient):
+    at = class_page
+    assert prompt(at) == "### " + EN["classdata.prompt"].format(name="0")
+    datasets(tmp_path).add("digits", "0", picture=drawing(SEVEN))  # another pupil adds a 0 meanwhile
+    FakeCanvas.image = drawing(SEVEN)
+    at.run()  # this pupil's stroke: 1 is the rarest class now, but this canvas was asked for a 0
+    assert prompt(at) == "### " + EN["classdata.prompt"].format(name="0")
+    at.button(key="class_add").click().run()
+    assert datasets(tmp_path).get("digits").counts[:2] == (2, 0)  # added as the 0 it was drawn as
+    assert prompt(at) == "### " + EN["classdata.prompt"].format(name="1")  # a new canvas: the rarest again
+
+
 def test_a_dot_is_refused_with_its_reason_and_nothing_is_added(class_page, tmp_path, lenient):
     at = class_page
     FakeCanvas.image = dot()

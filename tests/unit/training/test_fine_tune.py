@@ -141,6 +141,9 @@ def test_a_new_head_on_a_copied_base():
     for layer in model.layers[:5]:
         assert layer is not base.get_layer(layer.name)  # copied, not shared: training it leaves the base alone
         assert weights_equal(layer.get_weights(), base.get_layer(layer.name).get_weights())
+    taps = keras.Model(model.inputs, [model.get_layer("c1").output, model.get_layer("c2").output])  # the probe maps
+    assert [tuple(o.shape[1:]) for o in taps(np.zeros((1, 28, 28, 1), np.float32))] == [
+        tuple(model.get_layer("c1").output.shape[1:]), tuple(model.get_layer("c2").output.shape[1:])]
 
 
 def test_a_functional_base_gets_a_new_head_too():
