@@ -1,4 +1,5 @@
-"""One model on the Models page: its layers, settings and curves, download, rename, and delete with confirmation."""
+"""One model on the Models page: its layers, settings and curves, download (.keras, or exported for phones and
+browsers), rename, and delete with confirmation."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages import charts, i18n, resources
+from app_pages import charts, i18n, models_export, resources
 from app_pages.i18n import t
 from app_pages.sidebar import model_key
 from model_store.refusal import Refusal
@@ -61,6 +62,8 @@ def manage(store) -> None:
             st.caption(t("models.settings") + " " + ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None))
         if meta.get("history"):
             charts.learning_curves(meta["history"], key="models_curves")
+        if not entry.broken:
+            models_export.export_section(entry.name)
     with right:
         if entry.broken:
             st.error(t("models.broken", reason=i18n.as_text(entry.broken)))
