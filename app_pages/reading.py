@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages import i18n, inside, panel, resources, views
+from app_pages import deeper, filter_viz_view, i18n, inside, panel, resources, views
 from app_pages.i18n import t
 from app_pages.sidebar import presenting
 from model_store.panel import reading_payload
@@ -86,10 +86,11 @@ def explain_toggle(prefix: str) -> bool:
 
 
 def explanation(model: str, image: np.ndarray | None, prediction, names: list[str], prefix: str) -> None:
-    """Grad-CAM or saliency for ``image``, when its toggle (``explain_toggle``) is on and there is a prediction. Apart
-    from the toggle: the Draw page shows it with the answer, which a stroke reruns, and the toggle with the others."""
+    """A deeper view of ``image`` (``deeper``: Grad-CAM, where it lands, occlusion...), when its toggle
+    (``explain_toggle``) is on and there is a prediction. Apart from the toggle: the Draw page shows it with the
+    answer, which a stroke reruns, and the toggle with the others."""
     if st.session_state.get(f"{prefix}_explain") and prediction is not None:
-        inside.explanation_view(model, image, prediction.label, names, key=f"{prefix}_explain_view")
+        deeper.show(model, image, prediction, names, prefix)
 
 
 def filters(model: str, prefix: str) -> None:
@@ -99,3 +100,5 @@ def filters(model: str, prefix: str) -> None:
     st.subheader(t("filters.title"))
     if st.toggle(t("filters.toggle"), key=f"{prefix}_filters"):
         inside.filters_view(model, key=f"{prefix}_filters_view")
+        st.subheader(t("filterviz.title"))
+        filter_viz_view.show(model)

@@ -200,6 +200,37 @@ def test_where_the_evidence_is_comes_with_each_answer(app):
     assert any("Grad-CAM for 1" in str(img.proto) for img in app.get("image"))
 
 
+def test_where_a_drawing_lands_and_what_covering_it_does_follow_each_drawing(app):
+    FakeCanvas.image = drawing(SEVEN)
+    app.run()
+    app.toggle(key="draw_explain").set_value(True).run()
+    app.segmented_control(key="draw_deeper").set_value("lands").run()
+    assert not app.exception, app.exception
+
+    def star() -> tuple[float, float]:
+        (chart,) = [c for c in app.get("plotly_chart") if "embedding_map" in str(c.proto.id)]
+        you = next(trace for trace in json.loads(chart.proto.spec)["data"] if trace.get("marker", {}).get("symbol") == "star")
+        return you["x"][0], you["y"][0]
+
+    seven = star()
+    assert "the star is your drawing" in " ".join(c.value for c in app.caption)
+    FakeCanvas.image = drawing(ONE_SMALL_CORNER)  # another drawing lands elsewhere
+    app.run()
+    assert star() != seven
+    app.segmented_control(key="draw_deeper").set_value("occlusion").run()
+    assert not app.exception, app.exception
+    assert any("Drop in the probability of 1" in str(img.proto) for img in app.get("image"))
+    app.multiselect(key="occlusion_off_conv1").set_value([0, 1, 2]).run()
+    assert not app.exception, app.exception
+    assert any("With 3 switched off" in m.value for m in app.markdown), [m.value for m in app.markdown]
+
+
+def test_the_filters_show_what_each_looks_for(app):
+    app.toggle(key="draw_filters").set_value(True).run()
+    assert not app.exception, app.exception
+    assert "What a filter looks for" in [s.value for s in app.subheader]
+
+
 def test_presentation_mode_keeps_the_answer_and_the_maps_and_drops_the_controls(app):
     FakeCanvas.image = drawing(SEVEN)
     app.run()
