@@ -8,14 +8,19 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app_pages import embedding_view, inside, occlusion_view
+from app_pages import embedding_view, inside, network_view, occlusion_view
 from app_pages.i18n import t
 
-VIEWS = ("evidence", "lands", "occlusion")
+VIEWS = ("evidence", "lands", "occlusion", "network")
 
 
 def view_key(prefix: str) -> str:
     return f"{prefix}_deeper"
+
+
+def kept(prefix: str) -> tuple[str, ...]:
+    """The choices a page keeps while they are not drawn (an empty canvas shows no view): the view and its layer."""
+    return view_key(prefix), occlusion_view.LAYER_KEY
 
 
 def show(model: str, image: np.ndarray, prediction, names: list[str], prefix: str) -> None:
@@ -27,5 +32,7 @@ def show(model: str, image: np.ndarray, prediction, names: list[str], prefix: st
         embedding_view.show(model, image, names)
     elif view == "occlusion":
         occlusion_view.show(model, image, prediction.label, names)
+    elif view == "network":
+        network_view.show(model, image, names, key=f"{prefix}_network")
     else:
         inside.explanation_view(model, image, prediction.label, names, key=f"{prefix}_explain_view")

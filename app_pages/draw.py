@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import draw_sources, number_view, panel, reading, resources, stroke_send, teach, views
+from app_pages import deeper, draw_sources, number_view, panel, reading, resources, stroke_send, teach, views
 from app_pages.i18n import refusal, t
 from app_pages.sidebar import class_model, current_model, presenting
 from app_pages.workarounds import keep_widget_state
@@ -58,7 +58,7 @@ def drawn_input(model: str, stroke: int, compare: bool):
 
 
 KEPT = ("draw_source", "stroke_width", "compare_naive", "show_values", "draw_explain", "draw_filters", "mnist_pick",
-        draw_sources.POLARITY_KEY)
+        draw_sources.POLARITY_KEY, *deeper.kept("draw"))
 SOURCES = ("draw", "mnist", "number", "upload")  # one digit drawn, an MNIST test digit, a number drawn, a picture
 
 
@@ -111,7 +111,7 @@ def drawing_and_reading(model: str, names: list[str], source: str):
     redraws) this part only, and it holds nothing else: every element of a page costs a pupil's browser work on every
     run, so the controls are outside, and what they switch on (the naive resize, the pixel values, where the evidence
     is) is drawn here only while they are on."""
-    keep_widget_state("mnist_pick")  # a stroke's run is this fragment's alone: it keeps its own widgets' state
+    keep_widget_state("mnist_pick", *deeper.kept("draw"))  # a stroke's run is this fragment's: it keeps its widgets
     if source == "number":  # the wide canvas takes the page's width, the number comes under it
         draw_sources.drawn_number(model, names, st.session_state.stroke_width)
         return

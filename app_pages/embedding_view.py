@@ -34,9 +34,9 @@ def _figure(mapped: embedding.EmbeddingMap, placed: embedding.Placement, names: 
         fig.add_trace(go.Scattergl(x=mapped.points[members, 0], y=mapped.points[members, 1], mode="markers",
                                    name=names[int(label)], marker={"size": 4, "opacity": 0.55}, hoverinfo="name"))
     near = mapped.points[placed.neighbours]
-    fig.add_trace(go.Scatter(x=near[:, 0], y=near[:, 1], mode="markers", name=t("embedding.neighbours"),
+    fig.add_trace(go.Scattergl(x=near[:, 0], y=near[:, 1], mode="markers", name=t("embedding.neighbours"),
                              marker={"size": 11, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": "#222"}}))
-    fig.add_trace(go.Scatter(x=[placed.point[0]], y=[placed.point[1]], mode="markers", name=t("embedding.you"),
+    fig.add_trace(go.Scattergl(x=[placed.point[0]], y=[placed.point[1]], mode="markers", name=t("embedding.you"),
                              marker={"size": 22, "symbol": "star", "color": "#ffd400",
                                      "line": {"width": 2, "color": "#222"}}))
     share = mapped.explained

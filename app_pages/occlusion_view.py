@@ -9,6 +9,8 @@ from app_pages import bars, resources
 from app_pages.i18n import as_text, t
 from model_store import explain, occlusion, render
 
+LAYER_KEY = "occlusion_layer"
+
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _occlusion(name: str, path: str, version: str, image: np.ndarray, label: int | None) -> occlusion.OcclusionMap:
@@ -44,7 +46,7 @@ def _ablation(model_name: str, image: np.ndarray, names: list[str]) -> None:
     if not layers:
         st.info(t("occlusion.no_conv"))
         return
-    layer = st.selectbox(t("occlusion.layer"), layers, key="occlusion_layer")
+    layer = st.selectbox(t("occlusion.layer"), layers, key=LAYER_KEY)
     filters = int(model.get_layer(layer).filters)
     off = st.multiselect(t("occlusion.filters_off"), list(range(filters)), key=f"occlusion_off_{layer}",
                          format_func=lambda k: t("occlusion.filter", k=k))

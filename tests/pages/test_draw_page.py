@@ -214,6 +214,8 @@ def test_where_a_drawing_lands_and_what_covering_it_does_follow_each_drawing(app
 
     seven = star()
     assert "the star is your drawing" in " ".join(c.value for c in app.caption)
+    FakeCanvas.image = None  # the canvas cleared: no view is drawn, the choice is kept
+    app.run()
     FakeCanvas.image = drawing(ONE_SMALL_CORNER)  # another drawing lands elsewhere
     app.run()
     assert star() != seven
