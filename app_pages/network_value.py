@@ -96,4 +96,23 @@ def show(model, reading: nv.Reading, layer: str, channel: int, row: int, col: in
         st.success(t("network.checked", **result))
     else:
         st.warning(t("network.mismatch", **result))
+    if on_the_drawing(e, source) and st.button(t("network.step_through"), key=f"{key}_to_conv", icon=":material/grid_on:"):
+        open_in_convolution(e)
     st.page_link("app_pages/convolution.py", label=t("network.to_convolution"), icon=":material/grid_on:")
+
+
+def on_the_drawing(e: nv.ValueExplained, source: np.ndarray) -> bool:
+    """The value is a 3x3 kernel over the pupil's own drawing (the first layer, no padding under it): the
+    Convolution page can then step through the very same computation, with this trained kernel."""
+    drawing = st.session_state.get("last_drawing")
+    return (e.kernel.shape == (3, 3, 1) and bool(e.inside.all()) and drawing is not None
+            and np.array_equal(np.asarray(drawing, np.float32), source[..., 0]))
+
+
+def open_in_convolution(e: nv.ValueExplained) -> None:
+    """The Convolution page on the drawing, with this trained kernel and this position (its output there is this
+    value before the bias and the activation)."""
+    st.session_state.update(conv_source="drawing", conv_kernel="custom", conv_custom_seed=e.kernel[..., 0].tolist(),
+                            conv_row=e.top, conv_col=e.left)
+    st.session_state.pop("conv_custom", None)  # the kernel table starts from the new seed
+    st.switch_page("app_pages/convolution.py")

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages import resources
 from app_pages.panel import COMPONENT, layer_key
 from model_store.panel import unpack
 from model_store.store import DEFAULTS_DIR
@@ -225,6 +227,22 @@ def test_where_a_drawing_lands_and_what_covering_it_does_follow_each_drawing(app
     app.multiselect(key="occlusion_off_conv1").set_value([0, 1, 2]).run()
     assert not app.exception, app.exception
     assert any("With 3 switched off" in m.value for m in app.markdown), [m.value for m in app.markdown]
+
+
+def test_a_value_of_the_whole_network_opens_on_the_convolution_page_with_its_trained_kernel(app):
+    FakeCanvas.image = drawing(SEVEN)
+    app.run()
+    app.toggle(key="draw_explain").set_value(True).run()
+    app.segmented_control(key="draw_deeper").set_value("network").run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="draw_network_layer").value == "conv1"
+    row, col = app.slider(key="draw_network_row_conv1").value, app.slider(key="draw_network_col_conv1").value
+    app.button(key="draw_network_to_conv").click().run()
+    assert not app.exception, app.exception
+    assert app.title[0].value == "What a convolution does" and app.selectbox(key="conv_kernel").value == "custom"
+    trained = resources.predictor("convscope-digits").model.get_layer("conv1").kernel.numpy()[:, :, 0, 0]
+    np.testing.assert_allclose(app.session_state["conv_custom_seed"], trained, rtol=1e-6)
+    assert (app.slider(key="conv_row").value, app.slider(key="conv_col").value) == (row - 1, col - 1)  # 'same' padding
 
 
 def test_the_filters_show_what_each_looks_for(app):
