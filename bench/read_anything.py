@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -232,19 +233,23 @@ def scores(predictor: Predictor, prepared: list, labels: np.ndarray) -> tuple[np
     return (predictor.probabilities(images).argmax(1) == labels) & ~refused, refused
 
 
-def read_numbers(predictor: Predictor, pictures: list[np.ndarray]) -> tuple[list[str], list[float]]:
-    """The number each picture is read as ('' when a digit is refused or there is none), and the time to segment
-    and prepare its digits (ms)."""
-    texts, times = [], []
+def read_numbers(predictor: Predictor, pictures: list[np.ndarray]) -> tuple[list[str], list[float], list[float]]:
+    """The number each picture is read as by ``numbers.read_number`` ('' when a digit is refused or there is none:
+    a wide digit is also tried cut in two, and the model's answers decide), the time to segment and prepare its
+    digits (ms, ``segment_digits``) and the time of the whole reading, the model's answers included (ms)."""
+    def predict(image: np.ndarray) -> SimpleNamespace:
+        probabilities = predictor.probabilities(image[None])[0]
+        label = int(probabilities.argmax())
+        return SimpleNamespace(label=label, confidence=float(probabilities[label]), probabilities=probabilities)
+
+    texts, times, reading_times = [], [], []
     for picture_ in pictures:
-        digits, ms = timed(numbers.segment_digits, picture_)
-        times.append(ms)
-        ok = [d.image for d in digits if d.status == "ok"]
-        if len(ok) != len(digits) or not ok:
-            texts.append("")
-            continue
-        texts.append("".join(str(int(i)) for i in predictor.probabilities(np.stack(ok)).argmax(1)))
-    return texts, times
+        times.append(timed(numbers.segment_digits, picture_)[1])
+        start = time.perf_counter()
+        reading = numbers.read_number(picture_, predict)
+        reading_times.append((time.perf_counter() - start) * 1000)
+        texts.append(reading.text([str(d) for d in range(10)]) if reading.status == "ok" else "")
+    return texts, times, reading_times
 
 
 def mnist_check(predictor: Predictor, recipes: dict, data: str | None) -> dict | None:
@@ -315,16 +320,17 @@ def main() -> None:
     if args.numbers:
         number_pictures, texts, number_fonts = number_sets(args.numbers, args.seed)
         single = np.array([f != HOLLOW_FONT for f in number_fonts])
-        print(f"\n{args.numbers} 4-digit numbers per condition, read by numbers.segment_digits ({args.ref} cannot read "
-              f"numbers); ms: segmenting and preparing all digits")
+        print(f"\n{args.numbers} 4-digit numbers per condition, read by numbers.read_number ({args.ref} cannot read "
+              f"numbers); ms: segmenting and preparing all digits; ms read: the whole reading with the model's answers "
+              f"(a wide digit tried cut in two is read again)")
         print(f"{'condition':10} | {'read whole':>10} | {'whole, 6 fonts':>14} | {'digits right':>12} | "
-              f"{'ms per number':>13}")
+              f"{'ms per number':>13} | {'ms read':>7}")
         for condition in NUMBER_CONDITIONS:
-            read, times = read_numbers(predictor, number_pictures[condition])
+            read, times, reading_times = read_numbers(predictor, number_pictures[condition])
             whole = np.array([r == t for r, t in zip(read, texts)])
             digits = np.mean([sum(a == b for a, b in zip(r, t)) / 4 if len(r) == 4 else 0 for r, t in zip(read, texts)])
             print(f"{condition:10} | {whole.mean():10.1%} | {whole[single].mean():14.1%} | {digits:12.1%} | "
-                  f"{statistics.median(times):13.2f}")
+                  f"{statistics.median(times):13.2f} | {statistics.median(reading_times):7.1f}")
 
     mnist = mnist_check(predictor, recipes, args.data)
     if mnist:

@@ -26,6 +26,10 @@ TOUCHING_ASPECT = 1.2  # ink this much wider than tall is several digits that to
 DIGIT_ASPECT = 0.7  # ... each about this wide for its height
 CUT_STROKES = 2  # a cut crosses at most this many strokes: where digits touch, not through the middle of one
 DIGIT_WIDTH = 1.0  # pieces on one faint stroke are one digit while together no wider than this times their height
+SPLIT_ASPECT = 0.75  # a digit wider than this times the tallest's height may be two that touch: the model decides
+SPLIT_MIDDLE = (0.3, 0.7)  # where such a digit is tried cut (shares of its width)
+SPLIT_TRIES = 4  # columns tried
+SPLIT_GAIN = 0.05  # cut when both halves are read surer than the whole, by this much
 
 
 def group_pieces(pieces: list[Piece], stroke_of: Callable[[Piece], int] | None = None) -> list[list[Piece]]:
@@ -73,18 +77,31 @@ def touching_cuts(core: np.ndarray, height: int = 0) -> list[int]:
     return cuts
 
 
-def segment_digits(image, polarity: str = "auto") -> list[Prepared]:
-    """Each digit in the picture, left to right, as ``preprocess.mnist_style`` would prepare it alone.
+@dataclass(frozen=True)
+class Segment:
+    """One digit's surely-ink ``core`` (a mask whose top-left corner is at ``at`` on the ink map), before it is
+    prepared; ``tallest``: the height of the number's tallest digit, what its width is compared with."""
 
-    Every ``Prepared`` has its ``bbox`` on the picture. An empty list: no ink. A dot beside digits (a full stop,
-    a speck) is left out; a lone dot, or a filled area anywhere, comes back with its status ("dot", "filled").
-    """
+    core: np.ndarray
+    at: tuple[int, int]
+    tallest: int
+
+    def prepared(self, ink) -> Prepared:
+        return preprocess.prepare_digit(ink, self.core, self.at, alone=False)
+
+    def split(self, column: int) -> tuple[Segment, Segment]:
+        return (Segment(self.core[:, :column], self.at, self.tallest),
+                Segment(self.core[:, column:], (self.at[0], self.at[1] + column), self.tallest))
+
+
+def digit_segments(image, polarity: str = "auto"):
+    """The ink (``preprocess.find_ink``) and each digit's ``Segment``, left to right (none without ink)."""
     ink = preprocess.find_ink(image, polarity)
     if ink.empty:
-        return []
+        return ink, []
     labels, pieces = preprocess.ink_pieces(ink)
     if not pieces:
-        return []
+        return ink, []
     strokes: list[np.ndarray] = []  # the faint strokes' labels, found only if two pieces could be one digit
 
     def stroke_of(piece: Piece) -> int:
@@ -95,16 +112,54 @@ def segment_digits(image, polarity: str = "auto") -> list[Prepared]:
 
     groups = group_pieces(pieces, stroke_of)
     tallest = max(box[2] - box[0] for box in map(preprocess.union_box, groups))
-    digits = []
+    segments = []
     for group in groups:
         top, left, bottom, right = preprocess.union_box(group)
         core = np.isin(labels[top:bottom, left:right], [p.index for p in group])
         edges = [0, *touching_cuts(core, tallest), core.shape[1]]
-        for start, end in zip(edges, edges[1:]):
-            digits.append(preprocess.prepare_digit(ink, core[:, start:end], (top, left + start), alone=False))
-    if any(d.status == "ok" for d in digits):
-        digits = [d for d in digits if d.status != "dot"]
-    return digits
+        segments += [Segment(core[:, start:end], (top, left + start), tallest) for start, end in zip(edges, edges[1:])]
+    return ink, segments
+
+
+def prepared_segments(ink, segments: list[Segment]) -> list[tuple[Segment, Prepared]]:
+    """Each segment with its digit prepared; a dot beside digits (a full stop, a speck) is left out, a lone dot kept
+    (to be refused)."""
+    pairs = [(segment, segment.prepared(ink)) for segment in segments]
+    if any(digit.status == "ok" for _, digit in pairs):
+        pairs = [(segment, digit) for segment, digit in pairs if digit.status != "dot"]
+    return pairs
+
+
+def segment_digits(image, polarity: str = "auto") -> list[Prepared]:
+    """Each digit in the picture, left to right, as ``preprocess.mnist_style`` would prepare it alone.
+
+    Every ``Prepared`` has its ``bbox`` on the picture. An empty list: no ink. A dot beside digits (a full stop,
+    a speck) is left out; a lone dot, or a filled area anywhere, comes back with its status ("dot", "filled").
+    """
+    ink, segments = digit_segments(image, polarity)
+    return [digit for _, digit in prepared_segments(ink, segments)]
+
+
+def split_columns(segment: Segment) -> list[int]:
+    """Where a digit wider than one usually is might be two that touch: the columns of its middle that cross the
+    fewest strokes (then the least ink), a few pixels apart; none for a digit no wider than ``SPLIT_ASPECT``."""
+    core = segment.core
+    h, w = core.shape
+    if w <= SPLIT_ASPECT * max(h, segment.tallest):
+        return []
+    low, high = int(SPLIT_MIDDLE[0] * w), int(SPLIT_MIDDLE[1] * w) + 1
+    span = np.arange(max(low, 2), min(high, w - 2))
+    if not span.size:
+        return []
+    strokes = (np.diff(core.astype(np.int8), axis=0, prepend=0) == 1).sum(axis=0)[span]
+    ink = core.sum(axis=0)[span]
+    chosen: list[int] = []
+    for i in np.lexsort((ink, strokes)):
+        if strokes[i] <= CUT_STROKES and all(abs(int(span[i]) - c) > max(2, w // 10) for c in chosen):
+            chosen.append(int(span[i]))
+        if len(chosen) == SPLIT_TRIES:
+            break
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -154,17 +209,42 @@ class NumberReading:
 def read_number(picture, predict: Callable[[np.ndarray], Any], polarity: str = "auto") -> NumberReading | None:
     """The number in ``picture`` read digit by digit: ``predict`` maps each digit's 28x28 model input to the model's
     answer (or None when the model cannot answer: then the whole reading is None, the caller has said why).
-    Nothing is predicted for a picture with no digits, a filled area or a lone dot: its status says which."""
-    segments = segment_digits(picture, polarity)
-    if not segments:
+    Nothing is predicted for a picture with no digits, a filled area or a lone dot: its status says which.
+
+    A digit wider than one usually is (``split_columns``) may be two that touch without a stroke's gap between them
+    (a "17" written tight): it is also read cut in two at a few columns, and kept cut when both halves are read
+    surer than the whole (``SPLIT_GAIN``). The model decides what the ink's shape alone cannot."""
+    ink, segments = digit_segments(picture, polarity)
+    pairs = prepared_segments(ink, segments)
+    if not pairs:
         return NumberReading("empty")
-    refused = next((digit.status for digit in segments if digit.status != "ok"), None)
+    refused = next((digit.status for _, digit in pairs if digit.status != "ok"), None)
     if refused is not None:
-        return NumberReading(refused, tuple(DigitReading(digit) for digit in segments))
+        return NumberReading(refused, tuple(DigitReading(digit) for _, digit in pairs))
     digits = []
-    for digit in segments:
-        prediction = predict(digit.image)
-        if prediction is None:
+    for segment, digit in pairs:
+        read = _read_maybe_split(ink, segment, digit, predict)
+        if read is None:
             return None
-        digits.append(DigitReading(digit, prediction))
+        digits += read
     return NumberReading("ok", tuple(digits))
+
+
+def _read_maybe_split(ink, segment: Segment, digit: Prepared, predict) -> list[DigitReading] | None:
+    whole = predict(digit.image)
+    if whole is None:
+        return None
+    best = None
+    for column in split_columns(segment):
+        halves = [half.prepared(ink) for half in segment.split(column)]
+        if any(half.status != "ok" for half in halves):
+            continue
+        answers = [predict(half.image) for half in halves]
+        if any(answer is None for answer in answers):
+            return None
+        sureness = min(answer.confidence for answer in answers)
+        if best is None or sureness > best[0]:
+            best = (sureness, halves, answers)
+    if best is not None and best[0] > whole.confidence + SPLIT_GAIN:
+        return [DigitReading(half, answer) for half, answer in zip(best[1], best[2])]
+    return [DigitReading(digit, whole)]

@@ -283,3 +283,37 @@ def test_the_shipped_model_reads_a_year_written_in_handwriting_fonts():
             read = numbers.read_number(picture, predictor)
             assert read.text(NAMES) == "2026", name
             assert 0 < read.confidence <= min(d.prediction.confidence for d in read.digits)
+
+
+class ByWidth:
+    """A stand-in model that reads a prepared digit by the width of its ink: a narrow one is a 1, a middling one a
+    7, both surely; a wide one an 8, at ``wide_confidence`` (two touching digits often look like one wide one)."""
+
+    def __init__(self, wide_confidence: float):
+        self.wide_confidence, self.inputs = wide_confidence, 0
+
+    def __call__(self, image: np.ndarray):
+        self.inputs += 1
+        width = int(np.flatnonzero(image.max(axis=0) > 0.3).size)
+        label, confidence = (1, 0.99) if width < 10 else (7, 0.99) if width < 15 else (8, self.wide_confidence)
+        probabilities = np.full(10, (1 - confidence) / 9)
+        probabilities[label] = confidence
+        return SimpleNamespace(label=label, confidence=confidence, probabilities=probabilities)
+
+
+def test_two_digits_that_touch_without_a_gap_are_cut_where_the_model_reads_both_surely():
+    picture = number("17", gap=-20)  # the 7's bar runs into the 1: one piece of ink, not wide enough to be cut by shape
+    assert len(numbers.segment_digits(picture)) == 1
+    read = numbers.read_number(picture, ByWidth(wide_confidence=0.6))
+    assert read.text(NAMES) == "17" and len(read.digits) == 2
+    left, right = (digit.bbox for digit in read.digits)
+    assert left[1] < right[1] and left[3] <= right[3]  # left to right, each with its own box on the picture
+
+
+def test_a_wide_digit_the_model_reads_surely_is_not_cut():
+    assert numbers.read_number(number("17", gap=-20), ByWidth(wide_confidence=0.99)).text(NAMES) == "8"
+
+
+def test_a_digit_no_wider_than_one_is_read_once():
+    model = ByWidth(wide_confidence=0.2)
+    assert numbers.read_number(number("0"), model).status == "ok" and model.inputs == 1  # never tried cut
