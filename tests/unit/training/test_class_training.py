@@ -128,3 +128,12 @@ def test_in_a_training_process_too(store, shapes):
     assert snap.status == "finished", snap.message
     assert snap.class_names == SHAPES and snap.evaluation is not None
     assert job.save(store, "from-a-process").meta["class_names"] == SHAPES
+
+
+def test_deleting_the_dataset_while_it_trains_breaks_nothing(store, shapes):
+    job = TrainingJob(ClassTrainConfig("shapes", preset="tf-tutorial", epochs=2)).start()
+    assert job.wait_until(lambda snap: snap.status == "running", 120)  # the drawings are in memory from here on
+    shapes.delete("shapes")
+    snap = finished(job)
+    assert snap.status == "finished", snap.message
+    assert job.save(store, "learned-from-a-deleted-dataset").meta["class_names"] == SHAPES
