@@ -51,11 +51,14 @@ def settings() -> ClassTrainConfig | None:
     state.setdefault("tr_class_way", "fine-tune")
     if "tr_class_epochs" not in state:
         epochs_follow(kinds)
+    # Labels made now, in this run's language: Streamlit may call format_func outside the run.
+    data_labels = {n: f"{n} · {t(f'classdata.kind.{kind}')}" for n, kind in kinds.items()}
+    way_labels = {w: t(f"train.class.way.{w}") for w in WAYS}
     a, b = st.columns([3, 2])
     name = a.selectbox(t("train.class.dataset"), list(infos), key="tr_class_data", on_change=epochs_follow,
-                       args=(kinds,), format_func=lambda n: f"{n} · {t(f'classdata.kind.{infos[n].kind}')}")
+                       args=(kinds,), format_func=data_labels.get)
     way = b.segmented_control(t("train.class.way"), WAYS, key="tr_class_way", on_change=epochs_follow, args=(kinds,),
-                              format_func=lambda w: t(f"train.class.way.{w}")) or "fine-tune"
+                              format_func=way_labels.get) or "fine-tune"
     info = infos[name]
     st.caption(t("train.class.counts", n=info.total, counts=counts_line(info)))
     st.caption(t(f"train.class.how.{way}.{info.kind}"))
@@ -66,13 +69,15 @@ def settings() -> ClassTrainConfig | None:
         if not choices:
             c.warning(t("train.class.no_base"))
             return None
-        if state.get("tr_class_base") not in choices:
-            state.tr_class_base = resources.store().active("mnist") if info.kind == "digits" else choices[0]
+        if state.get("tr_class_base") not in choices:  # the digit model in use, else the first that fits
+            active = resources.store().active("mnist")
+            state.tr_class_base = active if active in choices else choices[0]
         base = c.selectbox(t("train.class.base"), choices, key="tr_class_base")
     else:
         state.setdefault("tr_class_preset", preset)
+        preset_labels = {n: f"{t(f'preset.{n}.title')} · {n}" for n in presets.PRESETS}
         preset = c.selectbox(t("train.preset"), list(presets.PRESETS), key="tr_class_preset",
-                             format_func=lambda n: f"{t(f'preset.{n}.title')} · {n}")
+                             format_func=preset_labels.get)
     epochs = d.number_input(t("train.epochs"), 1, MAX_EPOCHS, step=1, key="tr_class_epochs")
     seed = e.number_input(t("train.seed"), 0, 2**31 - 1, step=1, key="tr_class_seed")
     short = datasets.too_few(name)
