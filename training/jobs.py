@@ -2,7 +2,8 @@
 that pages read (a copy, whenever they like: a page that refreshes every second, a test that waits for the second
 epoch). It never touches Streamlit; all its public methods are thread-safe.
 
-Either way the training is ``recorder.record_training``, and every change record it sends reaches ``apply``:
+Either way the training is ``class_training.record_run`` (a preset on a built-in dataset: ``recorder.record_training``;
+a class dataset: ``class_training.record_class_training``), and every change record it sends reaches ``apply``:
 directly from a thread of this process, or from the pipe of a training process of its own (``isolated``, the
 app's default: training/process.py says why).
 """

@@ -1,7 +1,7 @@
 """The training process: ``python -m training.worker DATA_FD CONTROL_FD SPEC``, started by the server
 (training/process.py, which also says what crosses the pipe).
 
-Inside, the training is ``recorder.record_training``, as in a server thread; its change records go out on DATA_FD
+Inside, the training is ``class_training.record_run``, as in a server thread; its change records go out on DATA_FD
 (a ``multiprocessing.connection``). The trained model goes back as a ``.keras`` file, in a folder that the server's
 job deletes when it lets go of the run.
 """
