@@ -8,7 +8,8 @@ import streamlit as st
 
 from app_pages import gallery, resources
 from app_pages.i18n import as_text, t
-from model_store import embedding
+from model_store import embedding, render
+from model_store.model_input import to_float
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -46,18 +47,40 @@ def _figure(mapped: embedding.EmbeddingMap, placed: embedding.Placement, names: 
     return fig
 
 
+def clicked_image(event, mapped: embedding.EmbeddingMap) -> tuple[int, int] | None:
+    """(position in the test set, class) of the test image whose dot was clicked (the first of a selection), or None.
+    Each class is a trace of its own, in the order of ``np.unique(labels)``, its dots in the map's order."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    classes = np.unique(mapped.labels)
+    for point in points:
+        trace, index = point.get("curve_number"), point.get("point_index")
+        if trace is not None and index is not None and trace < len(classes):
+            members = np.flatnonzero(mapped.labels == classes[trace])
+            if index < len(members):
+                return int(mapped.positions[members[index]]), int(classes[trace])
+    return None
+
+
 def show(model_name: str, image: np.ndarray, names: list[str]) -> None:
     """The map of the test images coloured by class, the drawing as a star, and its nearest test images beside it."""
     st.caption(t("embedding.about"))
     mapped_images = drawing_map(model_name)
     placed = mapped_images.place(image)
     mapped = mapped_images.map
+    test = resources.test_set(resources.store().get(model_name).dataset)
     left, right = st.columns([3, 1])
     with left:
-        st.plotly_chart(_figure(mapped, placed, names), key="embedding_map", config={"displayModeBar": False})
+        event = st.plotly_chart(_figure(mapped, placed, names), key="embedding_map", config={"displayModeBar": False},
+                                on_select="rerun", selection_mode="points")
+        clicked = clicked_image(event, mapped)
+        if clicked is not None:  # a click on a dot: that test image, to compare with the drawing
+            st.image(render.enlarge(to_float(test.images[clicked[0]]), scale=3, grid=False), width=84,
+                     caption=t("embedding.clicked", name=names[clicked[1]], index=int(test.indices[clicked[0]])))
     with right:
         st.markdown(t("embedding.nearest_title"))
-        test = resources.test_set(resources.store().get(model_name).dataset)
         positions = mapped.positions[placed.neighbours]
         labels = mapped.labels[placed.neighbours]
         gallery.gallery(test.images[positions], [t("embedding.neighbour", name=names[int(label)]) for label in labels],

@@ -133,3 +133,16 @@ def test_the_filters_pictures_are_computed_in_the_background_with_a_note_meanwhi
         assert not at.exception, at.exception
     assert len(at.get("image")) == 2, "the layer's filters and the classes"
     assert list(tiny_store.joinpath(".cache").glob("*-filterviz-*.npz")), "kept beside the model"
+
+
+def test_a_click_on_a_dot_of_the_map_finds_its_test_image():
+    from app_pages.embedding_view import clicked_image
+    from model_store.embedding import EmbeddingMap
+
+    labels = np.array([3, 1, 3, 1, 7])  # traces: class 1, class 3, class 7, each its dots in the map's order
+    mapped = EmbeddingMap(points=np.zeros((5, 2)), labels=labels, positions=np.array([40, 41, 42, 43, 44]),
+                          features=np.zeros((5, 4)), mean=np.zeros(4), axes=np.zeros((4, 2)), explained=np.ones(2))
+    assert clicked_image({"selection": {"points": [{"curve_number": 1, "point_index": 1}]}}, mapped) == (42, 3)
+    assert clicked_image({"selection": {"points": [{"curve_number": 0, "point_index": 0}]}}, mapped) == (41, 1)
+    assert clicked_image({"selection": {"points": [{"curve_number": 3, "point_index": 0}]}}, mapped) is None  # the star
+    assert clicked_image({"selection": {"points": []}}, mapped) is None and clicked_image(None, mapped) is None
