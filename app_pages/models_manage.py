@@ -9,10 +9,12 @@ import streamlit as st
 
 from app_pages import charts, i18n, models_export, resources
 from app_pages.i18n import t
-from app_pages.sidebar import model_key
+from app_pages.sidebar import CLASS_MODEL_KEY, model_key
 from model_store.refusal import Refusal
 from model_store.store import StoreError
 from training.datasets import DATASETS
+
+PICKER_KEYS = (*(model_key(dataset) for dataset in DATASETS), CLASS_MODEL_KEY)  # the sidebar's, following a model
 
 
 def rename_clicked(old: str) -> None:
@@ -22,9 +24,9 @@ def rename_clicked(old: str) -> None:
     except Refusal as exc:
         st.session_state.models_error = i18n.refusal(exc)
         return
-    for dataset in DATASETS:
-        if st.session_state.get(model_key(dataset)) == old:
-            st.session_state[model_key(dataset)] = entry.name
+    for key in PICKER_KEYS:
+        if st.session_state.get(key) == old:
+            st.session_state[key] = entry.name
     st.session_state.models_pick = entry.name
     st.session_state.models_notice = t("models.renamed", old=i18n.as_text(old), new=i18n.as_text(entry.name))
 
@@ -37,9 +39,9 @@ def delete_confirmed(name: str) -> None:
         return
     st.session_state.pop("models_confirm", None)
     st.session_state.pop("models_pick", None)
-    for dataset in DATASETS:
-        if st.session_state.get(model_key(dataset)) == name:
-            st.session_state.pop(model_key(dataset))  # the picker falls back to the store's active model
+    for key in PICKER_KEYS:
+        if st.session_state.get(key) == name:
+            st.session_state.pop(key)  # the picker falls back to the store's active model (or to digits)
     st.session_state.models_notice = t("models.deleted", name=i18n.as_text(name))
 
 

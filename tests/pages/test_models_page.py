@@ -196,3 +196,25 @@ def test_a_name_with_markdown_is_shown_as_typed(env, open_app):
     at.button(key="models_rename").click().run()
     notice = next(s.value for s in at.success if "Renamed" in s.value)
     assert "\\_it\\_ \\[click\\](x)" in notice and shown(notice) == "Renamed alpha to _it_ [click](x)."
+
+
+def test_a_class_models_picker_follows_its_rename_and_falls_back_to_digits_on_delete(env, open_app):
+    import keras
+
+    from app_pages.sidebar import CLASS_MODEL_KEY
+
+    model = keras.models.load_model(env / "alpha.keras", compile=False)
+    ModelStore().save(model, {"dataset": "shapes", "class_data": "shapes", "class_names": [f"s{i}" for i in range(10)],
+                              "preset": "tiny", "params": model.count_params()}, "our-shapes")
+    at = open_app(MODELS)
+    at.selectbox(key=CLASS_MODEL_KEY).set_value("our-shapes").run()
+    at.selectbox(key="models_pick").set_value("our-shapes").run()
+    at.text_input(key="models_new_name").set_value("class-shapes")
+    at.button(key="models_rename").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key=CLASS_MODEL_KEY).value == "class-shapes"  # the Draw page still reads with it
+    at.button(key="models_delete").click().run()
+    at.button(key="models_delete_yes").click().run()
+    assert not at.exception, at.exception
+    assert "class-shapes" not in table(at)
+    assert CLASS_MODEL_KEY not in [s.key for s in at.sidebar.selectbox]  # no class model left: the Draw page reads digits
