@@ -68,7 +68,11 @@ class Reporter(keras.callbacks.Callback):
         self.listeners.on_epoch_end(epoch, dict(logs))
 
     def on_train_end(self, logs=None):
-        if self.best_weights is not None:  # a stop mid-epoch keeps the best whole epoch's weights, not the partial ones
+        # A stop mid-epoch keeps the best whole epoch's weights, not the partial ones. When the last whole epoch is the
+        # best and nothing cut the run short, the weights are already its (or their average, which Keras has just put
+        # in place when the optimizer keeps one: copying the raw ones back would undo it).
+        last_is_best = self.result.best_epoch == len(self.result.history) and self.result.stop_reason == "finished"
+        if self.best_weights is not None and not last_is_best:
             self.model.set_weights(self.best_weights)
         self.listeners.on_train_end(logs)
 

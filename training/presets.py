@@ -101,11 +101,11 @@ def fashion_same_pad():
     ], name="fashion_same_pad")
 
 
-def _conv_bn(L, filters, name, padding="same", kernel=3):
+def _conv_bn(L, filters, name, padding="same", kernel=3, strides=1, bn_momentum=0.99):
     """Conv (no bias) -> BatchNorm -> ReLU, the block all our own presets are made of."""
     return [
-        L.Conv2D(filters, kernel, padding=padding, use_bias=False, name=name),
-        L.BatchNormalization(name=f"{name}_bn"),
+        L.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False, name=name),
+        L.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn"),
         L.ReLU(name=f"{name}_relu"),
     ]
 
@@ -175,6 +175,31 @@ def convscope_fast():
     ], name="convscope_fast")
 
 
+def convscope_speedrun(width: int = 16, bn_momentum: float = 0.9, pooled: bool = False,
+                       name: str = "convscope_speedrun"):
+    """Built for time to 99% on a CPU: strided convolutions instead of conv + pooling (a quarter of the work per
+    layer), and BatchNorm whose running statistics follow a short training: with Keras' momentum 0.99 a one-epoch run
+    still carries a tenth of the initial statistics, and its model read 76% of the test set while training mode read
+    98%. ``pooled`` and the other arguments are the ablation's variants (bench/speedrun.py measures each choice)."""
+    keras, L = _keras()
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE, name="image"),
+        *_conv_bn(L, width, "conv1", kernel=5, strides=1 if pooled else 2, bn_momentum=bn_momentum),
+        *([L.MaxPooling2D(2, name="pool1")] if pooled else []),
+        *_conv_bn(L, 2 * width, "conv2", strides=1 if pooled else 2, bn_momentum=bn_momentum),
+        *([L.MaxPooling2D(2, name="pool2")] if pooled else []),
+        *_conv_bn(L, 2 * width, "conv3", padding="valid", bn_momentum=bn_momentum),
+        L.Flatten(name="flatten"),
+        L.Dense(10, activation="softmax", name="probabilities"),
+    ], name=name)
+
+
+def convscope_speedrun_fashion():
+    """The speedrun's network, twice as wide (16 wide reached 91.3% in 8 epochs, 32 wide 92.4% in 6, in the same
+    time); no augmentation: in 6 epochs flips and shifts cost 40% more time and 2 points of accuracy."""
+    return convscope_speedrun(width=32, name="convscope_speedrun_fashion")
+
+
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("tf-tutorial", tf_tutorial, {"epochs": 5, "batch_size": 32}),
     Preset("book-cnn", book_cnn, {"epochs": 30, "batch_size": 200, "validation_split": 0.25, "patience": 10}),
@@ -188,6 +213,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            {"epochs": 24, "batch_size": 128, "learning_rate": 2e-3, "cosine_decay": True, "augment": True}),
     Preset("convscope-fast", convscope_fast,
            {"epochs": 3, "batch_size": 128, "learning_rate": 3e-3, "cosine_decay": True, "validation_split": 0.0}),
+    Preset("convscope-speedrun", convscope_speedrun,
+           {"epochs": 2, "batch_size": 256, "learning_rate": 3e-2, "cosine_decay": False, "validation_split": 0.0,
+            "one_cycle": True, "label_smoothing": 0.1, "weight_averaging": 0.0}),
+    Preset("convscope-speedrun-fashion", convscope_speedrun_fashion,
+           {"epochs": 5, "batch_size": 256, "learning_rate": 1e-2, "cosine_decay": False, "validation_split": 0.0,
+            "augment": False, "one_cycle": True, "label_smoothing": 0.1, "weight_averaging": 0.0}),
 ]}
 
 

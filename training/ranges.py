@@ -19,6 +19,7 @@ SETTING_NAMES = {
     "dataset": "dataset", "preset": "preset", "epochs": "epochs", "batch_size": "batch size", "optimizer": "optimizer",
     "learning_rate": "learning rate", "validation_split": "validation split", "patience": "patience",
     "subset": "training subset", "seed": "seed", "class_data": "class dataset",
+    "one_cycle": "one-cycle schedule", "label_smoothing": "label smoothing", "weight_averaging": "weight averaging",
 }
 
 # TrainConfig field -> (lowest, highest) the Train page offers

@@ -54,7 +54,7 @@ def test_settings_show_the_presets_layers_and_the_demo_button(env, open_train):
     assert at.number_input(key="tr_epochs").value == 30 and at.selectbox(key="tr_batch").value == 200  # the book's settings
     assert at.slider(key="tr_val").value == 0.25 and at.number_input(key="tr_patience").value == 10
     at.button(key="tr_demo").click().run()
-    assert at.selectbox(key="tr_preset").value == "tf-tutorial" and at.toggle(key="tr_use_subset").value
+    assert at.selectbox(key="tr_preset").value == "convscope-speedrun" and at.toggle(key="tr_use_subset").value
 
 
 def test_one_epoch_on_a_tiny_subset_draws_the_curves_and_saves_a_model(env, open_train):
