@@ -202,12 +202,17 @@ def test_where_the_evidence_is_comes_with_each_answer(app):
     assert any("Grad-CAM for 1" in str(img.proto) for img in app.get("image"))
 
 
-def test_where_a_drawing_lands_and_what_covering_it_does_follow_each_drawing(app):
+def look_deeper(app, view: str) -> None:
+    """Draw a 7, switch "Look deeper" on and choose ``view``."""
     FakeCanvas.image = drawing(SEVEN)
     app.run()
     app.toggle(key="draw_explain").set_value(True).run()
-    app.segmented_control(key="draw_deeper").set_value("lands").run()
+    app.segmented_control(key="draw_deeper").set_value(view).run()
     assert not app.exception, app.exception
+
+
+def test_where_a_drawing_lands_and_what_covering_it_does_follow_each_drawing(app):
+    look_deeper(app, "lands")
 
     def star() -> tuple[float, float]:
         (chart,) = [c for c in app.get("plotly_chart") if "embedding_map" in str(c.proto.id)]
@@ -230,11 +235,7 @@ def test_where_a_drawing_lands_and_what_covering_it_does_follow_each_drawing(app
 
 
 def test_a_value_of_the_whole_network_opens_on_the_convolution_page_with_its_trained_kernel(app):
-    FakeCanvas.image = drawing(SEVEN)
-    app.run()
-    app.toggle(key="draw_explain").set_value(True).run()
-    app.segmented_control(key="draw_deeper").set_value("network").run()
-    assert not app.exception, app.exception
+    look_deeper(app, "network")
     assert app.selectbox(key="draw_network_layer").value == "conv1"
     row, col = app.slider(key="draw_network_row_conv1").value, app.slider(key="draw_network_col_conv1").value
     app.button(key="draw_network_to_conv").click().run()
