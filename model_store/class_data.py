@@ -232,22 +232,6 @@ def picture_png(picture) -> bytes:
     return buffer.getvalue()
 
 
-def holdout(x: np.ndarray, y: np.ndarray, share: float = 0.2, seed: int = 0):
-    """``(x_train, y_train, x_held, y_held)``: ``share`` of each class held out (rounded; at least one of a class
-    with two or more drawings, never all of one), chosen by ``seed``, the same every time; order kept."""
-    if not 0.0 < share < 1.0:
-        raise ValueError(f"share must be between 0 and 1, not {share}")
-    y = np.asarray(y)
-    rng = np.random.default_rng(seed)
-    held = np.zeros(len(y), bool)
-    for label in np.unique(y):
-        members = np.flatnonzero(y == label)
-        if len(members) >= 2:
-            count = min(len(members) - 1, max(1, math.floor(len(members) * share + 0.5)))
-            held[rng.choice(members, count, replace=False)] = True
-    return x[~held], y[~held], x[held], y[held]
-
-
 # ---- rate ------------------------------------------------------------------------------------------------------
 class RateLimiter:
     """How fast one pupil may add drawings: at most one per ``min_interval`` seconds and ``per_minute`` in any minute.

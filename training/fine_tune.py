@@ -150,9 +150,9 @@ def holdout_indices(labels, share: float = 0.2, seed: int = 0) -> tuple[np.ndarr
     held = []
     for label in np.unique(labels):
         where = np.flatnonzero(labels == label)
-        count = int(math.floor(share * len(where) + 0.5))
+        count = min(int(math.floor(share * len(where) + 0.5)), len(where) - 1)  # never all of a class
         if share > 0 and len(where) >= 2:
-            count = min(max(count, 1), len(where) - 1)
+            count = max(count, 1)
         held.append(rng.permutation(where)[:count])
     held_out = np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
     return np.setdiff1d(np.arange(len(labels)), held_out), held_out

@@ -1,6 +1,6 @@
 """model_store.class_data: class datasets on disk. Created, added to, listed, exported and imported back (IDX and
 .npz); every rule refused with its code; many writers in threads and in processes lose no drawing; a drawing or a
-whole dataset deleted while a training reads it; the rate limiter on a fake clock; the per-class holdout."""
+whole dataset deleted while a training reads it; the rate limiter on a fake clock."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from model_store import class_data, class_files
-from model_store.class_data import ClassDatasets, RateLimiter, TooFast, holdout
+from model_store.class_data import ClassDatasets, RateLimiter, TooFast
 from model_store.refusal import REASONS, Refusal
 from tests.unit.image_files import seven, square
 from tests.unit.unit_data import idx_bytes, learnable_images
@@ -642,24 +642,6 @@ def test_rate_limiter_forgets_idle_pupils(monkeypatch):
     clock.now += 61
     limiter.admit("late")
     assert len(limiter) == 1 and limiter.wait_seconds("p0") == 0.0
-
-
-# ---- holdout --------------------------------------------------------------------------------------------------------
-def test_holdout_is_stratified_and_deterministic():
-    y = np.array([0] * 10 + [1] * 5 + [2] * 2 + [3] * 1)
-    x = np.arange(len(y))
-    x_train, y_train, x_held, y_held = holdout(x, y, share=0.2, seed=0)
-    assert np.bincount(y_held, minlength=4).tolist() == [2, 1, 1, 0]
-    assert np.bincount(y_train, minlength=4).tolist() == [8, 4, 1, 1]
-    assert sorted(np.concatenate([x_train, x_held]).tolist()) == x.tolist()  # every one, once
-    assert (y[x_held] == y_held).all() and (np.diff(x_held) > 0).all()  # pairs kept, order kept
-    again = holdout(x, y, share=0.2, seed=0)
-    assert all((a == b).all() for a, b in zip(again, (x_train, y_train, x_held, y_held)))
-    others = {tuple(holdout(x, y, share=0.2, seed=s)[2].tolist()) for s in range(1, 6)}
-    assert len(others | {tuple(x_held.tolist())}) > 1  # the seed chooses
-    assert np.bincount(holdout(x, y, share=0.9)[3], minlength=4).tolist() == [9, 4, 1, 0]  # never a whole class
-    with pytest.raises(ValueError):
-        holdout(x, y, share=1.0)
 
 
 # ---- the package's rules ------------------------------------------------------------------------------------------

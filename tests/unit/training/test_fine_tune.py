@@ -105,6 +105,7 @@ def test_holdout_is_stratified_deterministic_and_never_empties_a_class():
     again, other = holdout_indices(labels, 0.2, seed=3)[1], holdout_indices(labels, 0.2, seed=4)[1]
     assert np.array_equal(held, again) and not np.array_equal(held, other)
     assert len(holdout_indices(labels, 0.0)[1]) == 0
+    assert np.bincount(labels[holdout_indices(labels, 0.9)[1]], minlength=5).tolist() == [9, 4, 1, 0, 21]  # never all
 
 
 # ---- digits ---------------------------------------------------------------------------------------------------
