@@ -27,7 +27,8 @@ def cmd_train(args) -> int:
     config = TrainConfig(dataset=args.dataset, preset=args.preset, epochs=args.epochs, batch_size=args.batch_size,
                          optimizer=args.optimizer, learning_rate=args.lr, cosine_decay=args.cosine,
                          validation_split=args.val_split, patience=args.patience, augment=args.augment,
-                         subset=args.subset, seed=args.seed)
+                         subset=args.subset, seed=args.seed, one_cycle=args.one_cycle,
+                         label_smoothing=args.label_smoothing, weight_averaging=args.weight_averaging)
     config.validate()
     store = None
     if args.save is not None:
@@ -109,6 +110,12 @@ def main(argv=None) -> int:
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--cosine", action="store_true", help="cosine learning-rate decay")
+    # The speedrun's settings: left out, each is the preset's recommendation (off for presets without one)
+    train.add_argument("--one-cycle", action=argparse.BooleanOptionalAction, default=None,
+                       help="linear warm-up to --lr, then cosine down to zero (default: the preset's choice)")
+    train.add_argument("--label-smoothing", type=float, help="0 to <1 (default: the preset's choice)")
+    train.add_argument("--weight-averaging", type=float, metavar="MOMENTUM",
+                       help="EMA of the weights as the result, 0 off (default: the preset's choice)")
     train.add_argument("--val-split", type=float, default=0.1)
     train.add_argument("--patience", type=int, default=0)
     train.add_argument("--augment", action="store_true")

@@ -83,6 +83,29 @@ def test_bad_setting_exits_2_with_a_message(data_root, capsys):
     assert err.startswith("error: batch size must be at least 1") and "Traceback" not in err
 
 
+def test_the_speedrun_settings_are_options_and_default_to_the_presets_choice(data_root, tmp_path, monkeypatch, capsys):
+    models = tmp_path / "models"
+    monkeypatch.setenv("CONVSCOPE_MODELS", str(models))
+    store = ModelStore(user_dir=models)
+    assert cli.main(["--data", str(data_root), *TRAIN, "--one-cycle", "--label-smoothing", "0.05", "--save", "set"]) == 0
+    assert cli.main(["--data", str(data_root), *TRAIN[:-4], "--preset", "convscope-speedrun", "--batch-size", "64",
+                     "--save", "recommended"]) == 0
+    assert cli.main(["--data", str(data_root), *TRAIN[:-4], "--preset", "convscope-speedrun", "--batch-size", "64",
+                     "--no-one-cycle", "--label-smoothing", "0", "--save", "undone"]) == 0
+    capsys.readouterr()
+    chosen = {name: store.get(name).meta["hyperparameters"] for name in ("set", "recommended", "undone")}
+    assert chosen["set"]["one_cycle"] is True and chosen["set"]["label_smoothing"] == 0.05
+    assert chosen["set"]["weight_averaging"] == 0.0  # mlp-baseline recommends none
+    assert chosen["recommended"]["one_cycle"] is True and chosen["recommended"]["label_smoothing"] == 0.1
+    assert chosen["undone"]["one_cycle"] is False and chosen["undone"]["label_smoothing"] == 0.0
+
+
+def test_a_bad_speedrun_setting_exits_2_with_a_message(data_root, capsys):
+    assert cli.main(["--data", str(data_root), *TRAIN, "--label-smoothing", "1.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "label_smoothing" in err.replace(" ", "_") and "Traceback" not in err
+
+
 def test_unknown_choices_are_refused_by_argparse(capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["train", "--dataset", "cifar10"])
