@@ -62,8 +62,9 @@ def cpu_seconds() -> float:
 
 
 def train_once(config: TrainConfig, data, tta: bool) -> dict:
-    """One training; ``cpu_seconds`` (all of this process' threads, model building and the test included) says what
-    the run cost whatever else the machine did: its wall-clock time varies with the host's load, its CPU time less."""
+    """One training; ``cpu_seconds`` (all of this process' threads, building the model included: the reference's
+    counts its fits only) says what the run cost whatever else the machine did: its wall-clock time varies with the
+    host's load, its CPU time less."""
     cpu = cpu_seconds()
     result = Trainer(config, data.train).run()
     cpu = cpu_seconds() - cpu
