@@ -56,18 +56,13 @@ def accuracy(model, images, labels, tta: bool = False) -> float:
     return float((probs.argmax(1) == labels).mean())
 
 
-def cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
 def train_once(config: TrainConfig, data, tta: bool) -> dict:
     """One training; ``cpu_seconds`` (all of this process' threads, building the model included: the reference's
     counts its fits only) says what the run cost whatever else the machine did: its wall-clock time varies with the
     host's load, its CPU time less."""
-    cpu = cpu_seconds()
+    cpu = time.process_time()
     result = Trainer(config, data.train).run()
-    cpu = cpu_seconds() - cpu
+    cpu = time.process_time() - cpu
     return {"seed": config.seed, "seconds": result.seconds, "cpu_seconds": cpu,
             "accuracy": accuracy(result.model, *test_arrays(data)),
             "tta_accuracy": accuracy(result.model, *test_arrays(data), tta=True) if tta else None}
@@ -105,10 +100,10 @@ def reference(data, target: float, max_epochs: int = 10) -> tuple[float | None, 
     x, y = as_input(data.train.images), data.train.labels
     trained, cpu, acc = 0.0, 0.0, 0.0
     for epoch in range(1, max_epochs + 1):
-        start, cpu_start = time.perf_counter(), cpu_seconds()
+        start, cpu_start = time.perf_counter(), time.process_time()
         model.fit(x, y, batch_size=32, epochs=1, verbose=0)
         trained += time.perf_counter() - start
-        cpu += cpu_seconds() - cpu_start
+        cpu += time.process_time() - cpu_start
         acc = accuracy(model, *test_arrays(data))
         print(f"  reference epoch {epoch}: {trained:6.1f} s trained ({cpu:5.1f} s CPU), test accuracy {acc:.2%} "
               f"(load {os.getloadavg()[0]:.2f})", flush=True)
