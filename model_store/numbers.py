@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from model_store import preprocess
-from model_store.preprocess import Piece, Prepared
+from model_store.masks import Piece, label_pieces
+from model_store.preprocess import Prepared
 
 SAME_DIGIT_OVERLAP = 0.5  # pieces overlapping horizontally by this share of the narrower one belong to one digit
 TOUCHING_ASPECT = 1.2  # ink this much wider than tall is several digits that touch (one digit: at most ~1.1) ...
@@ -106,7 +107,7 @@ def digit_segments(image, polarity: str = "auto"):
 
     def stroke_of(piece: Piece) -> int:
         if not strokes:
-            strokes.append(preprocess.label_pieces((ink.map > preprocess.INK_THRESHOLD) | ink.strong)[0])
+            strokes.append(label_pieces((ink.map > preprocess.INK_THRESHOLD) | ink.strong)[0])
         top, left, _, right = piece.box
         return int(strokes[0][top, left + int(np.argmax(labels[top, left:right] == piece.index))])
 

@@ -13,7 +13,8 @@ uneven light, a shadow and JPEG noise, and the ink may be dark on light or light
    paper's noise and faint ink is brought up to full strength;
 4. the connected pieces of surely-ink; on a noisy picture, grains and specks far smaller than the largest piece
    are dust (on a clean one every dot was drawn, as MNIST's few stray dots were);
-5. a dot or a filled area (solid, no hole) is refused; otherwise crop to the ink with its soft edge and place it.
+5. a digit drawn as outlines (a hollow font) has the insides of its strokes filled in (``model_store.outlines``);
+   a dot or a filled area (solid, no hole) is refused; otherwise crop to the ink with its soft edge and place it.
 
 Canvas drawings and MNIST's own digits come out exactly as the old recipe made them.
 
@@ -28,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from model_store import outlines
+from model_store.masks import Piece, grow, label_pieces
 from model_store.model_input import SIDE
 
 INK_THRESHOLD = 0.1  # on the ink map: a pixel this bright belongs to a stroke (its soft edge included)
@@ -96,23 +99,6 @@ class Ink:
         top, left, bottom, right = box
         return int(top * fy), int(left * fx), int(min(round(bottom * fy), self.picture[0])), \
             int(min(round(right * fx), self.picture[1]))
-
-
-@dataclass(frozen=True)
-class Piece:
-    """One connected piece of surely-ink."""
-
-    index: int  # its number in the label image (1, 2, ...)
-    box: tuple[int, int, int, int]  # top, left, bottom, right on the ink map
-    area: int  # pixels
-
-    @property
-    def width(self) -> int:
-        return self.box[3] - self.box[1]
-
-    @property
-    def side(self) -> int:
-        return max(self.box[2] - self.box[0], self.box[3] - self.box[1])
 
 
 # ---- grey levels -------------------------------------------------------------------------------------------
@@ -389,63 +375,6 @@ def to_ink(image, polarity: str = "auto") -> np.ndarray:
 
 
 # ---- pieces of ink -----------------------------------------------------------------------------------------
-def label_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
-    """Connected pieces (8 neighbours) of a boolean mask: a label image (0 = none) and each piece's box and area.
-
-    Works on the runs of each row: runs in neighbouring rows that touch are joined; the larger of two joined
-    labels is hooked onto the smaller and chains of labels are flattened, until no join is left.
-    """
-    labels = np.zeros(mask.shape, np.int32)
-    rows_any, cols_any = mask.any(axis=1), mask.any(axis=0)
-    if not rows_any.any():
-        return labels, []
-    r0, c0 = int(rows_any.argmax()), int(cols_any.argmax())
-    r1, c1 = mask.shape[0] - int(rows_any[::-1].argmax()), mask.shape[1] - int(cols_any[::-1].argmax())
-    sub = mask[r0:r1, c0:c1]
-    w = c1 - c0
-    padded = np.zeros((r1 - r0, w + 2), np.int8)
-    padded[:, 1:-1] = sub
-    edges = np.flatnonzero(np.diff(padded, axis=1))  # in each row a run starts, ends, starts, ends ...
-    row, start = np.divmod(edges[0::2], w + 1)
-    end = edges[1::2] - row * (w + 1)
-    n = row.size
-    # the runs of the next row that touch each run (8 neighbours): a contiguous range of them
-    key_start, key_end = row * (w + 2) + start, row * (w + 2) + end
-    first = np.searchsorted(key_end, (row + 1) * (w + 2) + start, "left")
-    last = np.searchsorted(key_start, (row + 1) * (w + 2) + end, "right") - 1
-    count = np.maximum(last - first + 1, 0)
-    a = np.repeat(np.arange(n), count)
-    b = np.repeat(first, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
-    label = np.arange(n)
-    while a.size:
-        ra, rb = label[a], label[b]
-        apart = ra != rb
-        if not apart.any():
-            break
-        np.minimum.at(label, np.maximum(ra[apart], rb[apart]), np.minimum(ra[apart], rb[apart]))
-        while True:
-            jumped = label[label]
-            if np.array_equal(jumped, label):
-                break
-            label = jumped
-    roots = label == np.arange(n)
-    index = np.cumsum(roots)[label]  # 1, 2, ... in the order of each piece's first run
-    lengths = end - start
-    local = np.zeros(sub.size, np.int32)
-    local[np.flatnonzero(sub.ravel())] = np.repeat(index, lengths)
-    labels[r0:r1, c0:c1] = local.reshape(sub.shape)
-    k = int(roots.sum()) + 1
-    area = np.bincount(index, lengths, minlength=k).astype(int)
-    top, bottom = np.full(k, r1), np.zeros(k, int)
-    left, right = np.full(k, c1), np.zeros(k, int)
-    np.minimum.at(top, index, row)
-    np.maximum.at(bottom, index, row + 1)
-    np.minimum.at(left, index, start)
-    np.maximum.at(right, index, end)
-    return labels, [Piece(i, (int(top[i]) + r0, int(left[i]) + c0, int(bottom[i]) + r0, int(right[i]) + c0),
-                          int(area[i])) for i in range(1, k)]
-
-
 def ink_pieces(ink: Ink) -> tuple[np.ndarray, list[Piece]]:
     """The pieces of surely-ink, left to right, without specks (dust, JPEG blocks, paper texture) unless the
     picture is clean: there a dot was drawn, as MNIST's few stray dots were."""
@@ -487,20 +416,6 @@ def _has_hole(solid: np.ndarray) -> bool:
     return any(p.area >= HOLE_SHARE * solid.size for p in paper if p.index != outside)
 
 
-def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
-    """The mask widened by ``radius`` pixels in every direction (a square), by running sums down, then across."""
-    if radius <= 0:
-        return mask
-    for axis in (0, 1):
-        n = mask.shape[axis]
-        sums = np.zeros((n + 1, mask.shape[1]) if axis == 0 else (mask.shape[0], n + 1), np.int32)
-        np.cumsum(mask, axis=axis, out=sums[1:] if axis == 0 else sums[:, 1:])
-        reach = np.arange(n)
-        low, high = np.maximum(reach - radius, 0), np.minimum(reach + radius + 1, n)
-        mask = (sums[high] - sums[low] if axis == 0 else sums[:, high] - sums[:, low]) > 0
-    return mask
-
-
 def prepare_digit(ink: Ink, core: np.ndarray, at: tuple[int, int], alone: bool = True) -> Prepared:
     """One digit, its surely-ink ``core`` (a mask whose top-left corner is at ``at`` on the ink map): refused as a
     dot or a filled area, or cropped with its soft edge and placed MNIST-style. A lone digit on a clean picture
@@ -512,6 +427,9 @@ def prepare_digit(ink: Ink, core: np.ndarray, at: tuple[int, int], alone: bool =
     core = core[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     top, left = at[0] + int(rows[0]), at[1] + int(cols[0])
     (h, w), (bottom, right) = core.shape, (top + core.shape[0], left + core.shape[1])
+    insides = outlines.stroke_insides(ink.map[top:bottom, left:right])
+    if insides is not None:  # a digit drawn as outlines: its strokes filled in
+        core = core | insides
     edge = 2 + round(EDGE_SHARE * max(h, w))
     as_drawn = alone and ink.clean  # all faint ink around it is the digit's, as the old recipe took it
     reach = 2 + round(FAINT_REACH * max(h, w)) if as_drawn else edge
@@ -522,10 +440,13 @@ def prepare_digit(ink: Ink, core: np.ndarray, at: tuple[int, int], alone: bool =
         own = np.zeros(region.shape, bool)
         own[top - t:bottom - t, left - lf:right - lf] = core
         other = ink.strong[t:b, lf:r] & ~own
-        near = _grow(own, edge)
+        near = grow(own, edge)
         if other.any():  # where another digit's strokes are nearer, their soft edge is theirs
-            near &= ~_grow(other, edge) | _grow(own, edge // 2)
+            near &= ~grow(other, edge) | grow(own, edge // 2)
         region = np.where(near, region, 0.0)
+    if insides is not None:
+        region = region.copy()
+        region[top - t:bottom - t, left - lf:right - lf][insides] = 1.0
     weak = region > INK_THRESHOLD
     weak[top - t:bottom - t, left - lf:right - lf] |= core
     rows, cols = np.flatnonzero(weak.any(axis=1)), np.flatnonzero(weak.any(axis=0))

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from model_store import numbers
 from model_store import preprocess as pp
-from model_store.preprocess import Piece
+from model_store.masks import Piece
 from model_store.store import DEFAULTS_DIR
 from tests.unit.model_store.test_preprocess import on_paper, soft
 
