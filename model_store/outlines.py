@@ -14,8 +14,7 @@ import numpy as np
 from model_store.masks import close, inner, label_pieces
 
 RIDGES = (0.5, 0.3)  # the ink levels where a stroke's outlines are looked for: crisp lines, then blurred ones
-LINE_LEVEL = 0.7  # ink above this level ...
-HAIRLINE = 0.065  # ... in lines thinner than this share of the digit's long side may be outlines (a pen: 0.07-0.2)
+HAIRLINE = 0.065  # surely-ink in lines thinner than this share of the digit's long side may be outlines (a pen: 0.07-0.2)
 SEAL = 0.025  # breaks in an outline narrower than this share of the long side are closed first
 INSIDE_WIDTH = 0.15  # a stroke's inside is at most this wide (share of the long side) ...
 INSIDE_OVER_LINE = 1.5  # ... at least this many times as wide as its outlines ...
@@ -28,11 +27,11 @@ def line_width(mask: np.ndarray) -> float:
     return 2 * area / max(area - int(inner(mask).sum()), 1)
 
 
-def stroke_insides(ink: np.ndarray) -> np.ndarray | None:
-    """Where the insides of outlined strokes are on ``ink`` (one digit's ink map cropped to it, ink = 1), or None
-    when the digit is not drawn as outlines."""
+def stroke_insides(ink: np.ndarray, strong: np.ndarray) -> np.ndarray | None:
+    """Where the insides of outlined strokes are on ``ink`` (one digit's ink map cropped to it, ink = 1; ``strong``:
+    where ink surely is on it), or None when the digit is not drawn as outlines."""
     side = max(ink.shape)
-    if side < 8 or line_width(ink > LINE_LEVEL) >= HAIRLINE * side:
+    if side < 8 or line_width(strong) >= HAIRLINE * side:
         return None
     found = None
     for ridge in RIDGES:

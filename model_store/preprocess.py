@@ -427,7 +427,7 @@ def prepare_digit(ink: Ink, core: np.ndarray, at: tuple[int, int], alone: bool =
     core = core[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     top, left = at[0] + int(rows[0]), at[1] + int(cols[0])
     (h, w), (bottom, right) = core.shape, (top + core.shape[0], left + core.shape[1])
-    insides = outlines.stroke_insides(ink.map[top:bottom, left:right])
+    insides = outlines.stroke_insides(ink.map[top:bottom, left:right], core)
     if insides is not None:  # a digit drawn as outlines: its strokes filled in
         core = core | insides
     edge = 2 + round(EDGE_SHARE * max(h, w))
