@@ -4,7 +4,8 @@ MNIST has no such digits, and a model trained on it reads a double outline poorl
 Filled in, the outline becomes the solid stroke it stands for. A stroke's inside is told from a digit's own loop
 (the paper inside a 0, 6, 8 or 9) by its shape: the space between a stroke's two outlines is long and narrow and
 wider than the outlines themselves, where a loop is round or oval. Only ink made of thin lines is looked at, so a
-drawing with an ordinary pen, a canvas stroke or an MNIST digit never changes.
+drawing with an ordinary pen or an MNIST digit never changes. A large digit drawn with the canvas' thinnest pen is
+looked at: of its loops only one narrower than about 1:4 is filled (a 0 that thin reads as a 1 either way).
 """
 
 from __future__ import annotations
