@@ -85,6 +85,17 @@ def label_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
                           int(area[i])) for i in range(1, k)]
 
 
+def holes(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
+    """The paper a mask encloses (not connected to its box's edge): a label image of the mask's shape (0 = ink or the
+    paper round it) and each hole as a piece."""
+    labels, paper = label_pieces(np.pad(~mask, 1, constant_values=True))
+    outside = labels[0, 0]  # the padding joins everything that reaches the box's edge
+    labels = labels[1:-1, 1:-1]
+    labels[labels == outside] = 0
+    return labels, [Piece(p.index, (p.box[0] - 1, p.box[1] - 1, p.box[2] - 1, p.box[3] - 1), p.area)
+                    for p in paper if p.index != outside]
+
+
 def grow(mask: np.ndarray, radius: int) -> np.ndarray:
     """The mask widened by ``radius`` pixels in every direction (a square), by running sums down, then across."""
     if radius <= 0:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_store.masks import close, inner, label_pieces
+from model_store.masks import close, holes, inner
 
 RIDGES = (0.5, 0.3)  # the ink levels where a stroke's outlines are looked for: crisp lines, then blurred ones
 HAIRLINE = 0.065  # surely-ink in lines thinner than this share of the digit's long side may be outlines (a pen: 0.07-0.2)
@@ -45,19 +45,17 @@ def stroke_insides(ink: np.ndarray, strong: np.ndarray) -> np.ndarray | None:
 def _insides_at(lines: np.ndarray, side: int) -> np.ndarray | None:
     """The long, narrow holes of a mask of lines (its small breaks closed first), with the breaks."""
     sealed = close(lines, max(1, round(SEAL * side)))
-    labels, paper = label_pieces(np.pad(~sealed, 1, constant_values=True))
-    if len(paper) < 2:  # only the paper round the digit: no hole
+    labels, found = holes(sealed)
+    if not found:
         return None
-    labels = labels[1:-1, 1:-1]
-    outside = paper[0].index  # the padding's corner is the first piece found
-    holes = (labels > 0) & (labels != outside)
-    count = len(paper) + 1
-    area = np.bincount(labels[holes], minlength=count)
-    boundary = np.bincount(labels[holes & ~inner(holes)], minlength=count)
+    paper = labels > 0
+    count = int(labels.max()) + 1
+    area = np.bincount(labels[paper], minlength=count)
+    boundary = np.bincount(labels[paper & ~inner(paper)], minlength=count)
     width = 2 * area / np.maximum(boundary, 1)
     length = boundary.astype(float) ** 2 / np.maximum(4 * area, 1)
     thin = (area > 0) & (width <= INSIDE_WIDTH * side) & (width >= INSIDE_OVER_LINE * line_width(lines)) \
         & (length >= INSIDE_LENGTH)
     if not thin.any():
         return None
-    return (holes & thin[labels]) | (sealed & ~lines)
+    return (paper & thin[labels]) | (sealed & ~lines)

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from model_store import outlines
-from model_store.masks import Piece, grow, label_pieces
+from model_store.masks import Piece, grow, holes, label_pieces
 from model_store.model_input import SIDE
 
 INK_THRESHOLD = 0.1  # on the ink map: a pixel this bright belongs to a stroke (its soft edge included)
@@ -411,9 +411,7 @@ def _solid(core: np.ndarray) -> bool:
 
 def _has_hole(solid: np.ndarray) -> bool:
     """Whether the paper inside a mark (not connected to its box's edge) makes a hole of some size."""
-    labels, paper = label_pieces(np.pad(~solid, 1, constant_values=True))
-    outside = labels[0, 0]  # the padding joins everything that reaches the box's edge
-    return any(p.area >= HOLE_SHARE * solid.size for p in paper if p.index != outside)
+    return any(p.area >= HOLE_SHARE * solid.size for p in holes(solid)[1])
 
 
 def prepare_digit(ink: Ink, core: np.ndarray, at: tuple[int, int], alone: bool = True) -> Prepared:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_store.masks import close, grow, inner, label_pieces
+from model_store.masks import close, grow, holes, inner, label_pieces
 
 
 def test_pieces_are_found_with_their_boxes_and_areas():
@@ -38,3 +38,13 @@ def test_inner_drops_the_boundary():
     mask = np.zeros((7, 7), bool)
     mask[1:6, 1:6] = True
     assert inner(mask).sum() == 9
+
+
+def test_holes_are_the_paper_a_mask_encloses():
+    ring = np.zeros((9, 12), bool)
+    ring[1:6, 1:6] = True
+    ring[2:5, 2:5] = False  # a 3x3 hole
+    ring[6:9, 8:12] = True  # a block at the edge: the paper round it is outside
+    labels, found = holes(ring)
+    assert [(p.box, p.area) for p in found] == [((2, 2, 5, 5), 9)]
+    assert labels.shape == ring.shape and (labels > 0).sum() == 9 and labels[2:5, 2:5].all()
