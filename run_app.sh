@@ -45,4 +45,4 @@ done
 echo "ConvScope: open http://localhost:${port} in your browser (Ctrl+C stops the server)"
 # Fewer glibc malloc arenas: each training thread would otherwise keep its own, and memory grows per training.
 export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
-exec .venv/bin/python -m streamlit run app.py --server.port "$port" "$@"
+exec .venv/bin/python -m streamlit run serve.py --server.port "$port" "$@"

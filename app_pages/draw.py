@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import deeper, draw_sources, number_view, panel, reading, resources, stroke_send, teach, views
+from app_pages import deeper, draw_sources, i18n, number_view, panel, reading, resources, stroke_answer, stroke_send, teach, views
 from app_pages.i18n import refusal, t
 from app_pages.sidebar import class_model, current_model, presenting
 from app_pages.workarounds import keep_widget_state
@@ -76,8 +76,7 @@ def main():
     if model is None:
         st.error(t("draw.no_model"))
         return
-    stroke_send.install()  # these two outside the fragment: once per page, not sent again with every stroke
-    panel.install()
+    panel.install()  # outside the fragment, as the stroke sender below: once per page, not sent with every stroke
     classes, class_data, source = teach.DIGITS, None, "draw"  # what a correction labels, and where it goes
     if taught:
         classes, class_data = draw_sources.taught_classes(model)
@@ -85,6 +84,11 @@ def main():
         labels = {source: t(f"draw.source.{source}") for source in SOURCES}  # the page's width: four fit a tablet
         source = st.segmented_control(t("draw.source"), SOURCES, format_func=labels.get, key="draw_source",
                                       label_visibility="collapsed") or "draw"  # the options say it; the canvas stays
+    live = None  # a drawing's answer from the server's stroke route first (stroke_answer), then the page's run
+    if source == "draw":
+        live = stroke_answer.live_settings(model, i18n.lang(), st.session_state.get("compare_naive", False),
+                                           presenting())
+    stroke_send.install(live)
     controls, views_shown = st.columns([3, 2], gap="large")  # above the canvas and above the result panel
     with controls:
         if source in ("draw", "number"):

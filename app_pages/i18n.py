@@ -42,17 +42,34 @@ def lang() -> str:
 
 
 def t(key: str, **values) -> str:
-    text = strings(lang()).get(key)
-    if text is None:
-        text = strings("en")[key]
-    return text.format(**values) if values else text
+    return Words(lang()).t(key, **values)
 
 
 def tn(key: str, count: int, **values) -> str:
     """``t`` for a sentence that counts something: a language with a singular form has it as ``key.one`` (English:
     "1 epoch"), used when ``count`` is 1; a language without plurals (Korean) has ``key`` only."""
-    one = f"{key}.one"
-    return t(one if count == 1 and one in strings(lang()) else key, **values)
+    return Words(lang()).tn(key, count, **values)
+
+
+class Words:
+    """``t`` and ``tn`` in one given language, for code that answers outside a session's run (the stroke route)."""
+
+    def __init__(self, language: str):
+        self.language = language if language in LANGUAGES else "en"
+
+    def t(self, key: str, **values) -> str:
+        text = strings(self.language).get(key)
+        if text is None:
+            text = strings("en")[key]
+        return text.format(**values) if values else text
+
+    def tn(self, key: str, count: int, **values) -> str:
+        one = f"{key}.one"
+        return self.t(one if count == 1 and one in strings(self.language) else key, **values)
+
+    def class_names(self, names: list[str]) -> list[str]:
+        table = strings(self.language)
+        return [table.get(f"class.{name}", name) for name in names]
 
 
 def as_text(value) -> str:
@@ -70,8 +87,7 @@ def refusal(exc) -> str:
 
 def class_names(names: list[str]) -> list[str]:
     """Translate the datasets' class names (e.g. Fashion classes); other names are shown as they are."""
-    table = strings(lang())
-    return [table.get(f"class.{name}", name) for name in names]
+    return Words(lang()).class_names(names)
 
 
 def language_picker() -> None:

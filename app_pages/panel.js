@@ -286,22 +286,15 @@ function updateMaps(p, s) {
     .catch(() => {});  // a picture that cannot be decoded stays as it was; the texts are right
 }
 
-function draw(component) {
-  const root = component.parentElement.querySelector(".cs-panel");
-  if (!root) return;
-  const s = root.__panel || (root.__panel = {seq: 0});
-  s.set = component.setStateValue;
-  const bytes = component.data instanceof Uint8Array ? component.data : null;
-  if (same(bytes, s.bytes)) return;
+function render(root, s, bytes, p) {
   s.bytes = bytes;
-  if (!bytes || !bytes.length) {
+  if (!p) {
     // an empty canvas: the panel is empty, its DOM kept aside for the next drawing
     root.replaceChildren();
     s.attached = false;
     s.seq++;
     return;
   }
-  const p = unpack(bytes);
   const shape = JSON.stringify([p.bars.names, p.verdict === null, p.sees.views.map((v) => [v.id, "reads" in v]),
                                 p.maps.layers]);
   if (shape !== s.shape) {
@@ -313,6 +306,69 @@ function draw(component) {
   }
   s.attached = true;
   update(root, p, s);
+}
+
+// A reading from the page's run. After strokes answered by the stroke route (`answer`), the runs of those strokes
+// follow: the run of an earlier one is not drawn over a later answer. `data-synced` says whether the page's run has
+// caught up with what the panel shows (the browser tests wait for it).
+function draw(component) {
+  const root = component.parentElement.querySelector(".cs-panel");
+  if (!root) return;
+  const s = root.__panel || (root.__panel = {seq: 0, answers: []});
+  s.set = component.setStateValue;
+  MEMORY.root = root;
+  const bytes = component.data instanceof Uint8Array ? component.data : null;
+  if (s.fromRun !== undefined && same(bytes, s.fromRun)) return;
+  s.fromRun = bytes;
+  const p = bytes && bytes.length ? unpack(bytes) : null, at = s.answers.indexOf(p ? p.input : "");
+  if (at >= 0 && at < s.answers.length - 1) {
+    s.answers.splice(0, at + 1);
+    return;
+  }
+  s.answers = [];
+  s.runInput = p ? p.input : "";
+  root.dataset.synced = "1";
+  if (!same(bytes, s.bytes)) render(root, s, bytes, p);
+}
+
+// The drawing on the canvas a stroke ended on (its upper, interactive layer `upper`), as a PNG at the canvas' size on
+// the page: what the canvas component itself would send to the page's run (a dense screen's canvas has more pixels).
+const SNAP = document.createElement("canvas");
+function snapshot(upper) {
+  const lower = upper.parentElement && upper.parentElement.querySelector("canvas.lower-canvas");
+  if (!lower) return null;
+  SNAP.width = upper.clientWidth || lower.width;
+  SNAP.height = upper.clientHeight || lower.height;
+  const ctx = SNAP.getContext("2d");
+  ctx.clearRect(0, 0, SNAP.width, SNAP.height);
+  ctx.drawImage(lower, 0, 0, SNAP.width, SNAP.height);
+  return Uint8Array.from(atob(SNAP.toDataURL("image/png").split(",")[1]), (c) => c.charCodeAt(0));
+}
+
+// A stroke's answer from the server's stroke route (app_pages/stroke_answer.py), drawn at once: true when drawn.
+// `live`: the route and the page's settings; the open layer is the panel's own.
+async function answer(upper, live) {
+  const root = MEMORY.root;
+  if (!root || !root.isConnected || !live) return false;
+  const s = root.__panel, png = snapshot(upper);
+  if (!png) return false;
+  const query = new URLSearchParams({model: live.model, lang: live.lang, layer: String(s.open || 0),
+                                     compare: live.compare ? "1" : "0", large: live.large ? "1" : "0"});
+  const response = await fetch(`${live.route}?${query}`, {method: "POST", body: png,
+                                                          headers: {"Content-Type": "image/png"}});
+  if (response.status !== 200) {
+    if (response.status === 204) s.answers.push("");  // not a digit: the run says which, and empties the panel
+    return false;
+  }
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (!root.isConnected) return false;
+  const p = unpack(bytes);
+  if (p.input !== s.runInput) {  // else the run has nothing new to say: the panel stays in step with it
+    s.answers.push(p.input);
+    root.dataset.synced = "0";
+  }
+  if (!same(bytes, s.bytes)) render(root, s, bytes, p);
+  return true;
 }
 
 // One made-up reading drawn off the page while the browser is idle after loading it: the first stroke then runs
@@ -338,6 +394,7 @@ function warm() {
 export default function () {
   if (MEMORY.draw === draw) return;
   MEMORY.draw = draw;
+  MEMORY.answer = answer;
   for (const component of MEMORY.waiting) draw(component);
   MEMORY.waiting.clear();
   if (window.requestIdleCallback) requestIdleCallback(warm, {timeout: 3000});

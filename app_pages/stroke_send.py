@@ -1,4 +1,8 @@
-"""Send a drawing to the server the moment a stroke ends.
+"""Answer a stroke through the server's stroke route, then send the drawing to the page, the moment a stroke ends.
+
+Where the server answers strokes on its own route (``stroke_answer.py``: the app started through ``serve.py``), the
+canvas' picture goes there first and the result panel draws the answer (``panel.js``: ``answer``); the send below
+follows, so that the page's run (messages, the other views, what a correction takes) sees the drawing too.
 
 streamlit-drawable-canvas 0.13 waits a fixed 200 ms after every stroke before it sends the drawing (a debounce
 in its JavaScript, with no parameter), and every prediction would wait for it (the README has the figures). The
@@ -23,28 +27,38 @@ SEND_BUTTON = "button[aria-label='Update the app with this drawing']"
 
 # Installed once per browser tab. A stroke is armed by a pointer going down on a canvas' drawing surface and
 # sent when the mouse or finger is lifted: after the canvas has added the stroke (its own handlers run first;
-# setTimeout waits for its microtasks). Pointer events arm, mouse/touch events send, so a touch that the
-# browser also reports as emulated mouse events is still sent once.
+# setTimeout waits for its microtasks; the stroke route's picture is taken in the next animation frame, once the
+# canvas has painted the stroke). Pointer events arm, mouse/touch events send, so a touch that the browser also
+# reports as emulated mouse events is still sent once. ``component.data``: the stroke route's settings, or null.
 _JS = """
-export default function () {
-  if (window.__convscopeStrokeSend) return;
-  window.__convscopeStrokeSend = {sent: 0};
+export default function (component) {
+  const api = window.__convscopeStrokeSend || (window.__convscopeStrokeSend = {sent: 0, answered: 0});
+  api.live = component.data || null;
+  if (api.installed) return;
+  api.installed = true;
   let armed = null;
   window.addEventListener('pointerdown', (event) => {
     armed = event.composedPath().find(
       (el) => el instanceof HTMLCanvasElement && el.classList.contains('upper-canvas')) || null;
     if (armed) armed.style.touchAction = 'none';
   }, true);
+  const press = (canvas) => {
+    const button = canvas.getRootNode().querySelector?.("__SEND_BUTTON__");
+    if (button && !button.disabled) {
+      button.click();
+      api.sent += 1;
+    }
+  };
   const send = () => {
     const canvas = armed;
     armed = null;
     if (!canvas) return;
     setTimeout(() => {
-      const button = canvas.getRootNode().querySelector?.("__SEND_BUTTON__");
-      if (button && !button.disabled) {
-        button.click();
-        window.__convscopeStrokeSend.sent += 1;
-      }
+      const live = api.live, panel = window.__convscopePanel;
+      if (!live || !panel || !panel.answer) return press(canvas);
+      requestAnimationFrame(() => panel.answer(canvas, live)
+        .then((drawn) => { if (drawn) api.answered += 1; }, () => {})
+        .finally(() => press(canvas)));
     }, 0);
   };
   window.addEventListener('mouseup', send);
@@ -67,10 +81,12 @@ def enabled() -> bool:
     return os.environ.get(DISABLE_ENV, "1") != "0"
 
 
-def install() -> None:
+def install(live: dict | None = None) -> None:
     """Mount the (invisible) sender; call it on every run of a page with a canvas, outside the page's fragment (it
-    stays mounted while the fragment reruns). With the sender switched off, the touch style alone."""
+    stays mounted while the fragment reruns). ``live``: the stroke route's settings
+    (``stroke_answer.live_settings``): each stroke is answered there first, then sent. With the sender switched off,
+    the touch style alone."""
     if enabled():
-        _component(key="convscope_stroke_send")
+        _component(key="convscope_stroke_send", data=live)
     else:
         _touch_only(key="convscope_canvas_touch")

@@ -16,7 +16,8 @@ work per stroke (the page's update), not the server, sets how long a stroke's an
    two apps take turns stroke by stroke (the order alternating), so that the machine's other load hits both alike.
    For every stroke the page records, on the browser's clock: mouse-up, the prediction's ``data-input`` fingerprint
    changing (a MutationObserver: the new answer is in the DOM), the next frame (on screen) and the run's end; and the
-   websocket bytes received. No polling in the page while a stroke is timed. Then ``--new-pages`` times per app, a
+   websocket bytes received (and the stroke route's, where the app answers strokes there first: the run that follows
+   is waited for too). No polling in the page while a stroke is timed. Then ``--new-pages`` times per app, a
    new tab (throttled from the start) and its first stroke: "first stroke of a new page".
 4. Prints per rate the median, p90 and max over the strokes, the first strokes, and the bytes per stroke, with the
    load average before and after.
@@ -36,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app_pages.stroke_answer import ROUTE  # noqa: E402
 from bench.load import cpu_seconds, load_average, percentile, process_tree  # noqa: E402
 from harness.app import app_env, running_app  # noqa: E402
 from harness.chromium import chromium_missing, launch, new_tab  # noqa: E402
@@ -54,6 +56,8 @@ PROBE = """() => {
     const e = document.querySelector("[data-testid='prediction']");
     return e ? e.getAttribute('data-input') : null;
   };
+  // the page's run has caught up with the panel (a stroke route's answer comes before the run: app_pages/panel.js)
+  const inStep = () => (document.querySelector("[data-testid='result-panel']")?.dataset.synced ?? '1') !== '0';
   const lat = window.__lat = {up: null, before: null, prediction: null, frame: null, idle: null};
   let waiting = null;
   const check = () => {
@@ -65,7 +69,8 @@ PROBE = """() => {
         requestAnimationFrame(() => { lat.frame = performance.now(); check(); });
       }
     }
-    if (lat.prediction !== null && lat.idle === null && app.getAttribute('data-test-script-state') === 'notRunning') {
+    if (lat.prediction !== null && lat.idle === null && app.getAttribute('data-test-script-state') === 'notRunning'
+        && inStep()) {
       lat.idle = performance.now();
     }
     if (waiting && lat.frame !== null && lat.idle !== null) { waiting(true); waiting = null; }
@@ -74,7 +79,7 @@ PROBE = """() => {
     Object.assign(lat, {up: performance.now(), before: current(), prediction: null, frame: null, idle: null});
   }, true);
   new MutationObserver(check).observe(document.body, {subtree: true, childList: true, attributes: true,
-                                                      attributeFilter: ['data-input', 'data-test-script-state']});
+                                                      attributeFilter: ['data-input', 'data-test-script-state', 'data-synced']});
   window.__strokeDone = (ms) => new Promise((resolve) => {
     waiting = resolve;
     setTimeout(() => { if (waiting === resolve) { waiting = null; resolve(false); } }, ms);
@@ -102,13 +107,14 @@ class App:
     def __init__(self, label: str, root: Path, url: str, pid: int):
         self.label, self.root, self.url, self.pid = label, root, url, pid
         self.page = None
-        self.received = 0
+        self.received = self.route_sent = self.route_received = 0
 
     def open(self, browser, rate: int):
         """A new tab (own context) on the Draw page, its CPU throttled ``rate`` times before the page loads."""
         def setup(page):
             page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": rate})
             page.on("websocket", lambda ws: ws.on("framereceived", self._count))
+            page.on("requestfinished", self._count_route)
 
         page = new_tab(browser, f"{self.url}/", timeout=TIMEOUT_MS, ready=UPPER_CANVAS, setup=setup)
         page.evaluate(PROBE)
@@ -117,15 +123,22 @@ class App:
     def _count(self, payload) -> None:
         self.received += len(payload)
 
+    def _count_route(self, request) -> None:
+        """The stroke route's bytes (app_pages/stroke_answer.py): the canvas' PNG up, the answer down."""
+        if ROUTE in request.url:
+            self.route_sent += len(request.post_data_buffer or b"")
+            self.route_received += request.sizes()["responseBodySize"]
+
     def stroke(self, page, points) -> dict | None:
         """One stroke with real mouse events; its timings (ms after mouse-up) and bytes, or None if no answer came."""
-        self.received = 0
+        self.received = self.route_sent = self.route_received = 0
         draw_strokes(page, [points], canvas_box(page))
         if not page.evaluate("([ms]) => window.__strokeDone(ms)", [ANSWER_MS]):
             return None
         lat = page.evaluate("() => window.__lat")
         return {"prediction": lat["prediction"] - lat["up"], "frame": lat["frame"] - lat["up"],
-                "idle": lat["idle"] - lat["up"], "bytes": self.received}
+                "idle": lat["idle"] - lat["up"], "bytes": self.received, "route_sent": self.route_sent,
+                "route_received": self.route_received}
 
 
 def plan(n_digits: int) -> list[list]:
@@ -214,9 +227,13 @@ def report(rate: int, results: dict, loads: tuple[str, str]) -> None:
     row("first stroke of a new page, median (all)", [firsts(x) for x in labels])
     after = [results[x]["after_start"] for x in labels]
     row("first stroke after a server start", [("-" if a is None else f"{a:.0f}") for a in after])
-    row("websocket KiB received per stroke, median",
-        [f"{statistics.median(s['bytes'] for s in results[x]['strokes']) / 1024:.1f}" if results[x]["strokes"] else "-"
-         for x in labels])
+    def kib(x: str, key: str) -> str:
+        strokes = results[x]["strokes"]
+        return f"{statistics.median(s[key] for s in strokes) / 1024:.1f}" if strokes else "-"
+
+    row("websocket KiB received per stroke, median", [kib(x, "bytes") for x in labels])
+    row("stroke route KiB sent / received, median", [f"{kib(x, 'route_sent')} / {kib(x, 'route_received')}"
+                                                      for x in labels])
 
 
 @contextlib.contextmanager

@@ -75,7 +75,9 @@ PROBE = """() => {
     const e = document.querySelector("[data-testid='prediction']");
     return e ? e.getAttribute('data-input') : null;
   };
-  const idle = () => app.getAttribute('data-test-script-state') === 'notRunning';
+  // the run is over and has caught up with the result panel (a stroke route's answer comes first: app_pages/panel.js)
+  const inStep = () => (document.querySelector("[data-testid='result-panel']")?.dataset.synced ?? '1') !== '0';
+  const idle = () => app.getAttribute('data-test-script-state') === 'notRunning' && inStep();
   const reached = {
     prediction: () => lat.prediction !== null,
     idle,
@@ -110,7 +112,7 @@ PROBE = """() => {
       }
     }
   }).observe(document.body, {subtree: true, childList: true, attributes: true,
-                             attributeFilter: ['data-input', 'data-test-script-state']});
+                             attributeFilter: ['data-input', 'data-test-script-state', 'data-synced']});
 }"""
 WAIT_FOR = "([what, ms]) => window.__waitFor(what, ms)"
 # ``streamlit run`` with a probe: every rerun request a session receives, every script start/stop and every

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.app import app_env, free_port  # noqa: E402
+from harness.app import app_env, entry_point, free_port  # noqa: E402
 from harness.chromium import launch, new_tab  # noqa: E402
 from harness.digits import place  # noqa: E402
 from harness.draw import UPPER_CANVAS, draw_strokes  # noqa: E402
@@ -60,7 +60,7 @@ def trial(browser, replicas: int | None, root: Path, work: Path) -> dict:
     t0 = time.monotonic()
     log = open(work / "server.log", "w")
     if replicas is None:  # plain streamlit run
-        cmd = [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.port", str(port),
+        cmd = [sys.executable, "-m", "streamlit", "run", str(entry_point(root)), "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true"]
     else:
         cmd = [sys.executable, "-m", "deploy.replicas", "--replicas", str(replicas), "--run-dir", str(run),

@@ -1,4 +1,4 @@
-"""Start N replicas of the app (``streamlit run app.py`` on loopback ports) and Debian's nginx in front of them on
+"""Start N replicas of the app (``streamlit run serve.py`` on loopback ports) and Debian's nginx in front of them on
 the usual port, keep them running, and stop them all together.
 
     python -m deploy.replicas --replicas N [--run-dir DIR] [streamlit options, e.g. --server.port 8501]
@@ -301,7 +301,7 @@ class Launcher:
             print(self.banner(), flush=True)
 
     def _start_replica(self, replica: Replica) -> None:
-        cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(replica.port),
+        cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(replica.port),
                "--server.address", REPLICA_HOST, "--server.headless", "true", *self.options.streamlit_args]
         # An orphaned replica gets SIGKILL: with the launcher gone, its output pipe is broken, and Streamlit's SIGTERM
         # handler fails on printing "Stopping..." and leaves it running. Nothing of it needs a clean stop: the store

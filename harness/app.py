@@ -1,4 +1,5 @@
-"""The app under test: ``streamlit run app.py`` headless on a free loopback port, until its health check answers."""
+"""The app under test: ``streamlit run serve.py`` (``app.py`` for a release without it) headless on a free loopback
+port, until its health check answers."""
 
 from __future__ import annotations
 
@@ -31,12 +32,18 @@ def app_env(models_dir: str | Path, data: Path | None = None) -> dict:
     return env
 
 
+def entry_point(root: Path = ROOT) -> Path:
+    """What ``streamlit run`` starts in checkout ``root``: ``serve.py`` (the app with its own routes), or ``app.py``
+    in a release from before it (the benches' ``--ref``)."""
+    return root / "serve.py" if (root / "serve.py").exists() else root / "app.py"
+
+
 def start_app(port: int, env: dict, log_path: Path, root: Path = ROOT, launcher: str | None = None) -> subprocess.Popen:
-    """``streamlit run <root>/app.py`` on loopback ``port``, headless, logging to ``log_path``; run from ``root`` so
+    """``streamlit run`` of ``entry_point(root)`` on loopback ``port``, headless, logging to ``log_path``; run from ``root`` so
     that its ``.streamlit/config.toml`` applies. ``launcher``: Python code that ``python -c`` runs instead of
     ``python -m streamlit`` (the benches' probes), ending in Streamlit's own CLI."""
     head = [sys.executable, "-c", launcher] if launcher else [sys.executable, "-m", "streamlit"]
-    cmd = head + ["run", str(root / "app.py"), "--server.port", str(port), "--server.address", "127.0.0.1",
+    cmd = head + ["run", str(entry_point(root)), "--server.port", str(port), "--server.address", "127.0.0.1",
                   "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with open(log_path, "w") as log:  # the server writes to its own copy of the file descriptor
         return subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -19,6 +19,9 @@ PROBABILITIES = "[data-testid='probabilities']"
 MODEL_INPUT = "[data-testid='model-input']"
 NAIVE_PREDICTION = "[data-testid='naive-prediction']"
 
+# The page's run has caught up with the result panel: a stroke's answer from the stroke route (app_pages/panel.js)
+# is marked data-synced="0" until the run that the stroke sends afterwards brings the same reading.
+IN_STEP = "(document.querySelector(\"[data-testid='result-panel']\")?.dataset.synced ?? '1') !== '0'"
 # No prediction on the page and the run is over (the canvas is empty); argument: [IDLE].
 EMPTY = "([idle]) => !document.querySelector(\"[data-testid='prediction']\") && document.querySelector(idle) !== null"
 
@@ -51,11 +54,13 @@ def prediction_input(page) -> str | None:
 
 
 def wait_new_prediction(page, previous: str | None, timeout: float | None = None) -> None:
-    """Wait until the prediction's input fingerprint differs from ``previous`` and the script run is over."""
-    page.wait_for_function("""([previous, idle]) => {
+    """Wait until the prediction's input fingerprint differs from ``previous``, the page's run has caught up with it
+    and is over."""
+    page.wait_for_function(f"""([previous, idle]) => {{
         const e = document.querySelector("[data-testid='prediction']");
-        return e !== null && e.getAttribute('data-input') !== previous && document.querySelector(idle) !== null;
-    }""", arg=[previous, IDLE], timeout=timeout)
+        return e !== null && e.getAttribute('data-input') !== previous && document.querySelector(idle) !== null
+            && {IN_STEP};
+    }}""", arg=[previous, IDLE], timeout=timeout)
 
 
 def clear(page) -> None:

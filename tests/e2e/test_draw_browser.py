@@ -154,19 +154,26 @@ def strokes_sent(page) -> int:
     return page.evaluate("() => window.__convscopeStrokeSend ? window.__convscopeStrokeSend.sent : -1")
 
 
-def test_each_stroke_is_sent_at_once_and_nothing_else(blank):
-    """The canvas would wait 200 ms after a stroke; the page presses its own send button when the stroke ends.
-    Exactly once per stroke: the canvas' send button is still found under its label, and clicks that do not
-    start on the drawing surface (the toolbar's Clear) send nothing."""
-    before = strokes_sent(blank)
+def strokes_answered(page) -> int:
+    """Strokes the server's stroke route (app_pages/stroke_answer.py) answered before the page's run."""
+    return page.evaluate("() => window.__convscopeStrokeSend ? window.__convscopeStrokeSend.answered : -1")
+
+
+def test_each_stroke_is_answered_by_the_route_then_sent_and_nothing_else(blank):
+    """A stroke is answered by the stroke route first, then sent: the canvas would wait 200 ms after a stroke, the
+    page presses its own send button. Exactly once per stroke: the canvas' send button is still found under its
+    label, and clicks that do not start on the drawing surface (the toolbar's Clear) send nothing."""
+    before, answered = strokes_sent(blank), strokes_answered(blank)
     assert before >= 0, "the stroke sender is not installed on the Draw page"
     strokes = place("4", 0.5, 0.5, 0.7)
     assert len(strokes) >= 2
     assert draw(blank, strokes) == "4"
     blank.wait_for_function("([n]) => window.__convscopeStrokeSend.sent >= n", arg=[before + len(strokes)])
     assert strokes_sent(blank) == before + len(strokes)
+    assert strokes_answered(blank) == answered + len(strokes)
     clear_canvas(blank)
     assert strokes_sent(blank) == before + len(strokes)
+    assert strokes_answered(blank) == answered + len(strokes)
 
 
 def painted(page, selector: str) -> bool:

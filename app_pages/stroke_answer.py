@@ -1,0 +1,124 @@
+"""The Draw page's answer to a stroke, outside Streamlit's runs: an HTTP route of the app's server (``serve.py``).
+
+A stroke answered through a Streamlit run costs a pupil's browser three React renders of the whole app, about 100 ms
+on a device four times slower than a laptop, whatever the run changes (README, "Quick on slow devices"). So at the
+end of a stroke the page's script (``stroke_send.py``) posts the canvas' picture here first, and the result panel
+draws the answer it gets: the payload the page's own run would send, byte for byte. Only then does the canvas send
+the drawing to Streamlit, whose run (the hint, a refusal's message, the other views) finds the panel already showing
+it.
+
+The route answers with models of the store only, reads the picture like any upload (its size before its pixels),
+and says nothing about a drawing that is not a digit (204): the page's run says which it is, in the pupil's language.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from app_pages import resources
+from app_pages.i18n import Words
+from model_store import preprocess
+from model_store.inference import check_reading
+from model_store.panel import pack, reading_payload
+from model_store.refusal import Refusal
+from training import datasets
+
+ROUTE = "/api/draw/read"  # Streamlit mounts an app's own routes at the root, whatever server.baseUrlPath says
+MAX_BYTES = 2 * 2**20  # a 280x280 drawing is a PNG of a few KB; a device with a dense screen sends a larger one
+MAX_SIDE = 2048
+NOT_A_DIGIT = 204
+
+_served = False
+
+
+def routes() -> list:
+    """The app's own routes for ``st.App`` (``serve.py``); from then on the Draw page offers them to its script."""
+    from starlette.routing import Route
+
+    global _served
+    _served = True
+    return [Route(ROUTE, endpoint, methods=["POST"])]
+
+
+def served() -> bool:
+    """Whether this server answers strokes on ``ROUTE`` (started through ``serve.py``, not AppTest or a bare
+    ``streamlit run app.py``)."""
+    return _served
+
+
+def live_settings(model: str, language: str, compare: bool, large: bool) -> dict | None:
+    """What the page's script sends with a stroke (the open layer it knows itself), or None where no route serves."""
+    if not served():
+        return None
+    return {"route": ROUTE, "model": model, "lang": language, "compare": bool(compare), "large": bool(large)}
+
+
+def canvas_pixels(png: bytes) -> np.ndarray:
+    """The canvas' PNG as the RGBA array the canvas component itself gives the page (``np.asarray`` of the image);
+    ``Refusal`` for anything else, judged on the header before a pixel is decoded."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(png), formats=["PNG"]) as img:
+            if max(img.size) > MAX_SIDE:
+                raise Refusal("image_too_large", megapixels=round(img.size[0] * img.size[1] / 1e6, 1),
+                              limit=round(MAX_SIDE * MAX_SIDE / 1e6, 1))
+            return np.asarray(img)
+    except Refusal:
+        raise
+    except Exception as exc:  # not a PNG, truncated, ...: whatever Pillow says
+        raise Refusal("image_unreadable") from exc
+
+
+def answer(png: bytes, model: str, language: str, layer: int = 0, compare: bool = False,
+           large: bool = False) -> tuple[int, bytes]:
+    """(HTTP status, body) for one drawing: 200 and the packed panel payload (``model_store.panel``); 204 when the
+    drawing is not a digit; 404 for a model the store does not have; 422 for a picture that cannot be read."""
+    try:
+        canvas = canvas_pixels(png)
+    except Refusal as exc:
+        return 422, exc.code.encode()
+    prepared = preprocess.mnist_style(canvas, polarity="light-on-dark")  # as the page reads the canvas
+    if prepared.status != "ok":
+        return NOT_A_DIGIT, b""
+    try:
+        meta = resources.store().get(model).meta
+        predictor = resources.predictor(model)
+    except Exception:  # ModelNotFound, or a file that cannot load: the page's own run says why
+        return 404, b"model"
+    words = Words(language)
+    names = words.class_names(meta.get("class_names") or datasets.CLASS_NAMES["mnist"])
+    try:
+        prediction = check_reading(predictor(prepared.image), len(names))
+    except Refusal as exc:
+        return 422, exc.code.encode()
+    naive = None
+    if compare:
+        naive_image = preprocess.naive_resize(canvas, polarity="light-on-dark").image
+        naive = (naive_image, check_reading(predictor(naive_image), len(names)))
+    payload = reading_payload(prediction, prepared.image, names, words, open_layer=layer, naive=naive, large=large,
+                              key="draw")
+    return 200, pack(payload)
+
+
+async def endpoint(request):
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import Response
+
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BYTES:
+            return Response(b"too large", status_code=413)
+    query = request.query_params
+    try:
+        layer = int(query.get("layer", "0"))
+    except ValueError:
+        layer = 0
+    status, content = await run_in_threadpool(  # the model's call is CPU work: off the server's event loop
+        answer, bytes(body), query.get("model", ""), query.get("lang", "en"), layer,
+        query.get("compare") == "1", query.get("large") == "1")
+    return Response(content, status_code=status, media_type="application/octet-stream",
+                    headers={"Cache-Control": "no-store"})
