@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import i18n, resources
+from app_pages import i18n, live_drawing, resources
 from app_pages.i18n import refusal, t
 from app_pages.sidebar import current_model
 from model_store import convolution as conv
@@ -35,6 +35,7 @@ def input_image() -> np.ndarray | None:
     source = st.segmented_control(t("conv.source"), list(sources), format_func=sources.get, default="mnist",
                                   key="conv_source")
     if source == "drawing":
+        live_drawing.catch_up()  # the Draw page's last strokes may have gone to the stroke route only
         image = st.session_state.get("last_drawing")
         if image is None:
             st.info(t("conv.no_drawing"))

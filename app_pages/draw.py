@@ -1,49 +1,33 @@
 """Draw a digit and watch the network read it; or a whole number, or a picture of digits (``draw_sources``)."""
 
-import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import deeper, draw_sources, i18n, number_view, panel, reading, resources, stroke_answer, stroke_send, teach, views
+from app_pages import deeper, draw_sources, live_drawing, number_view, panel, reading, resources, stroke_send, teach, views
 from app_pages.i18n import refusal, t
 from app_pages.sidebar import class_model, current_model, presenting
 from app_pages.workarounds import keep_widget_state
 from model_store import preprocess
-from model_store.model_input import to_float
 from model_store.refusal import Refusal
 
 DATASET = "mnist"
 CANVAS = 280
 
 
-def drawing_input(stroke: int):
+def drawing_input(stroke: int, live: bool):
+    """The canvas' drawing; ``live``: strokes reach the page only when ``stroke_send.py`` sends them (live_drawing)."""
     result = st_canvas(
         stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS, width=CANVAS,
-        drawing_mode="freedraw", return_image_data=True, update_streamlit=True, key="draw_canvas",
+        drawing_mode="freedraw", return_image_data=True, update_streamlit=not live, key="draw_canvas",
     )
-    return None if result is None else result.image_data
+    canvas = None if result is None else result.image_data
+    return live_drawing.newest_canvas(canvas) if live else canvas
 
 
-def mnist_digit_input():
-    test = resources.test_set(DATASET)
-    if not test.full:
-        st.caption(t("common.sample_only", dataset="MNIST", count=len(test.labels)))
-    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-    with c2:
-        if st.button(t("common.random"), icon=":material/casino:", key="mnist_random", width="stretch"):
-            st.session_state.mnist_pick = int(np.random.default_rng().integers(len(test.labels)))
-    with c1:
-        pos = views.pick_test_image(test, "mnist_pick", t("common.test_image"),
-                                      help=t("draw.mnist_help_full" if test.full else "draw.mnist_help_sample"))
-    label = int(test.labels[pos])
-    st.caption(t("draw.mnist_caption", index=int(test.indices[pos]), label=label))
-    return to_float(test.images[pos]), label
-
-
-def drawn_input(model: str, stroke: int, compare: bool):
+def drawn_input(model: str, stroke: int, compare: bool, live: bool):
     """(model input, its naive resize when ``compare``, else None) of the canvas' drawing; (None, None) with a hint
     or a warning when the canvas holds no digit."""
-    canvas = drawing_input(stroke)
+    canvas = drawing_input(stroke, live)
     prepared = None if canvas is None else preprocess.mnist_style(canvas, polarity="light-on-dark")
     if prepared is None or prepared.status == "empty":
         st.info(t("draw.hint"))
@@ -84,10 +68,7 @@ def main():
         labels = {source: t(f"draw.source.{source}") for source in SOURCES}  # the page's width: four fit a tablet
         source = st.segmented_control(t("draw.source"), SOURCES, format_func=labels.get, key="draw_source",
                                       label_visibility="collapsed") or "draw"  # the options say it; the canvas stays
-    live = None  # a drawing's answer from the server's stroke route first (stroke_answer), then the page's run
-    if source == "draw":
-        live = stroke_answer.live_settings(model, i18n.lang(), st.session_state.get("compare_naive", False),
-                                           presenting())
+    live = live_drawing.page_settings(model) if source == "draw" else None  # strokes to the stroke route first
     stroke_send.install(live)
     controls, views_shown = st.columns([3, 2], gap="large")  # above the canvas and above the result panel
     with controls:
@@ -104,12 +85,12 @@ def main():
             st.checkbox(t("input.values"), key="show_values")
         if source != "number":
             st.toggle(t("explain.toggle"), key="draw_explain")
-    drawing_and_reading(model, resources.class_names(model, DATASET), source)
+    drawing_and_reading(model, resources.class_names(model, DATASET), source, live is not None)
     reading.filters(model, "draw")
 
 
 @st.fragment
-def drawing_and_reading(model: str, names: list[str], source: str):
+def drawing_and_reading(model: str, names: list[str], source: str, live: bool = False):
     """What a stroke changes: the canvas' input and the result panel (or the number read, ``source`` "number", or of
     an uploaded picture of several digits). A fragment: a stroke reruns (and the browser
     redraws) this part only, and it holds nothing else: every element of a page costs a pupil's browser work on every
@@ -123,12 +104,13 @@ def drawing_and_reading(model: str, names: list[str], source: str):
     true_label, naive, number = None, None, None
     with left:
         if source == "draw":
-            image, naive = drawn_input(model, st.session_state.stroke_width, st.session_state.get("compare_naive"))
+            image, naive = drawn_input(model, st.session_state.stroke_width, st.session_state.get("compare_naive"),
+                                       live)
         elif source == "upload":  # one digit goes to the result panel, several are a number
             number = draw_sources.uploaded_number(model, names)
             image = number.digits[0].image if number is not None and len(number.digits) == 1 else None
         else:
-            image, true_label = mnist_digit_input()
+            image, true_label = views.mnist_test_digit()
     if image is None and number is not None:  # several digits: the number under the picture, across the page
         number_view.show(number, names)
         return

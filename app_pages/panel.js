@@ -320,15 +320,33 @@ function draw(component) {
   const bytes = component.data instanceof Uint8Array ? component.data : null;
   if (s.fromRun !== undefined && same(bytes, s.fromRun)) return;
   s.fromRun = bytes;
-  const p = bytes && bytes.length ? unpack(bytes) : null, at = s.answers.indexOf(p ? p.input : "");
+  const p = bytes && bytes.length ? unpack(bytes) : null, input = p ? p.input : "", at = s.answers.indexOf(input);
+  s.runInput = input;
+  if (input === s.pressed) {
+    s.pressed = undefined;
+    root.dataset.synced = "1";
+  }
   if (at >= 0 && at < s.answers.length - 1) {
     s.answers.splice(0, at + 1);
     return;
   }
   s.answers = [];
-  s.runInput = p ? p.input : "";
-  root.dataset.synced = "1";
   if (!same(bytes, s.bytes)) render(root, s, bytes, p);
+}
+
+// The page's last run showed a reading (not the hint or a refusal): a run for a later stroke would show nothing
+// that the panel does not (stroke_send.py sends such a stroke to the stroke route only).
+function showsReading() {
+  const s = MEMORY.root && MEMORY.root.isConnected ? MEMORY.root.__panel : null;
+  return Boolean(s && s.runInput);
+}
+
+// A stroke answered as `input` ("" for no digit) is sent to the page: its run is awaited (`data-synced`).
+function expectRun(input) {
+  const s = MEMORY.root && MEMORY.root.__panel;
+  if (!s) return;
+  s.pressed = input;
+  MEMORY.root.dataset.synced = "0";
 }
 
 // The drawing on the canvas a stroke ended on (its upper, interactive layer `upper`), as a PNG at the canvas' size on
@@ -345,30 +363,36 @@ function snapshot(upper) {
   return Uint8Array.from(atob(SNAP.toDataURL("image/png").split(",")[1]), (c) => c.charCodeAt(0));
 }
 
-// A stroke's answer from the server's stroke route (app_pages/stroke_answer.py), drawn at once: true when drawn.
-// `live`: the route and the page's settings; the open layer is the panel's own.
+// the inputs the route answered since the page's last run, newest last (a few: the runs of older ones are dropped)
+function remember(s, input) {
+  s.answers.push(input);
+  if (s.answers.length > 20) s.answers.shift();
+}
+
+// A stroke's answer from the server's stroke route (app_pages/stroke_answer.py), drawn at once. Resolves to the
+// reading's input fingerprint, "" when the drawing is not a digit (the page's run says which), or null when there is
+// no answer. `live`: the route and the page's settings; the open layer is the panel's own.
 async function answer(upper, live) {
   const root = MEMORY.root;
-  if (!root || !root.isConnected || !live) return false;
+  if (!root || !root.isConnected || !live) return null;
   const s = root.__panel, png = snapshot(upper);
-  if (!png) return false;
+  if (!png) return null;
   const query = new URLSearchParams({model: live.model, lang: live.lang, layer: String(s.open || 0),
-                                     compare: live.compare ? "1" : "0", large: live.large ? "1" : "0"});
+                                     compare: live.compare ? "1" : "0", large: live.large ? "1" : "0",
+                                     token: live.token});
   const response = await fetch(`${live.route}?${query}`, {method: "POST", body: png,
                                                           headers: {"Content-Type": "image/png"}});
-  if (response.status !== 200) {
-    if (response.status === 204) s.answers.push("");  // not a digit: the run says which, and empties the panel
-    return false;
+  if (response.status === 204) {
+    remember(s, "");
+    return "";
   }
+  if (response.status !== 200) return null;
   const bytes = new Uint8Array(await response.arrayBuffer());
-  if (!root.isConnected) return false;
+  if (!root.isConnected) return null;
   const p = unpack(bytes);
-  if (p.input !== s.runInput) {  // else the run has nothing new to say: the panel stays in step with it
-    s.answers.push(p.input);
-    root.dataset.synced = "0";
-  }
+  remember(s, p.input);
   if (!same(bytes, s.bytes)) render(root, s, bytes, p);
-  return true;
+  return p.input;
 }
 
 // One made-up reading drawn off the page while the browser is idle after loading it: the first stroke then runs
@@ -394,7 +418,7 @@ function warm() {
 export default function () {
   if (MEMORY.draw === draw) return;
   MEMORY.draw = draw;
-  MEMORY.answer = answer;
+  Object.assign(MEMORY, {answer, showsReading, expectRun});
   for (const component of MEMORY.waiting) draw(component);
   MEMORY.waiting.clear();
   if (window.requestIdleCallback) requestIdleCallback(warm, {timeout: 3000});

@@ -14,6 +14,7 @@ and says nothing about a drawing that is not a digit (204): the page's run says 
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from app_pages import resources
 from app_pages.i18n import Words
 from model_store import preprocess
 from model_store.inference import check_reading
+from model_store.latest_drawings import LatestDrawings
 from model_store.panel import pack, reading_payload
 from model_store.refusal import Refusal
 from training import datasets
@@ -30,7 +32,12 @@ MAX_BYTES = 2 * 2**20  # a 280x280 drawing is a PNG of a few KB; a device with a
 MAX_SIDE = 2048
 NOT_A_DIGIT = 204
 
+TOKEN = re.compile(r"[0-9a-f]{32}")  # a session's key (``live_drawing.session_token``)
+
 _served = False
+
+
+LATEST = LatestDrawings()  # each session's newest picture, by its key
 
 
 def routes() -> list:
@@ -46,13 +53,6 @@ def served() -> bool:
     """Whether this server answers strokes on ``ROUTE`` (started through ``serve.py``, not AppTest or a bare
     ``streamlit run app.py``)."""
     return _served
-
-
-def live_settings(model: str, language: str, compare: bool, large: bool) -> dict | None:
-    """What the page's script sends with a stroke (the open layer it knows itself), or None where no route serves."""
-    if not served():
-        return None
-    return {"route": ROUTE, "model": model, "lang": language, "compare": bool(compare), "large": bool(large)}
 
 
 def canvas_pixels(png: bytes) -> np.ndarray:
@@ -73,13 +73,16 @@ def canvas_pixels(png: bytes) -> np.ndarray:
 
 
 def answer(png: bytes, model: str, language: str, layer: int = 0, compare: bool = False,
-           large: bool = False) -> tuple[int, bytes]:
+           large: bool = False, token: str = "") -> tuple[int, bytes]:
     """(HTTP status, body) for one drawing: 200 and the packed panel payload (``model_store.panel``); 204 when the
-    drawing is not a digit; 404 for a model the store does not have; 422 for a picture that cannot be read."""
+    drawing is not a digit; 404 for a model the store does not have; 422 for a picture that cannot be read.
+    ``token``: the session's key (``live_drawing.session_token``): the picture is kept as its newest (``LATEST``)."""
     try:
         canvas = canvas_pixels(png)
     except Refusal as exc:
         return 422, exc.code.encode()
+    if TOKEN.fullmatch(token):
+        LATEST.put(token, png)
     prepared = preprocess.mnist_style(canvas, polarity="light-on-dark")  # as the page reads the canvas
     if prepared.status != "ok":
         return NOT_A_DIGIT, b""
@@ -119,6 +122,6 @@ async def endpoint(request):
         layer = 0
     status, content = await run_in_threadpool(  # the model's call is CPU work: off the server's event loop
         answer, bytes(body), query.get("model", ""), query.get("lang", "en"), layer,
-        query.get("compare") == "1", query.get("large") == "1")
+        query.get("compare") == "1", query.get("large") == "1", query.get("token", ""))
     return Response(content, status_code=status, media_type="application/octet-stream",
                     headers={"Cache-Control": "no-store"})

@@ -32,7 +32,7 @@ SEND_BUTTON = "button[aria-label='Update the app with this drawing']"
 # reports as emulated mouse events is still sent once. ``component.data``: the stroke route's settings, or null.
 _JS = """
 export default function (component) {
-  const api = window.__convscopeStrokeSend || (window.__convscopeStrokeSend = {sent: 0, answered: 0});
+  const api = window.__convscopeStrokeSend || (window.__convscopeStrokeSend = {sent: 0, answered: 0, quiet: 0});
   api.live = component.data || null;
   if (api.installed) return;
   api.installed = true;
@@ -49,18 +49,47 @@ export default function (component) {
       api.sent += 1;
     }
   };
+  // the stroke route's answer first; then the page's run, unless it would show nothing new (a quiet stroke)
+  const answer = (canvas) => {
+    const live = api.live, panel = window.__convscopePanel;
+    if (!live || !panel || !panel.answer) return press(canvas);
+    panel.answer(canvas, live).then((input) => {
+      if (input) api.answered += 1;
+      if (input && !live.sync && panel.showsReading()) {
+        api.quiet += 1;
+        return;
+      }
+      if (input !== null) panel.expectRun(input);
+      press(canvas);
+    }, () => press(canvas));
+  };
   const send = () => {
     const canvas = armed;
     armed = null;
     if (!canvas) return;
-    setTimeout(() => {
-      const live = api.live, panel = window.__convscopePanel;
-      if (!live || !panel || !panel.answer) return press(canvas);
-      requestAnimationFrame(() => panel.answer(canvas, live)
-        .then((drawn) => { if (drawn) api.answered += 1; }, () => {})
-        .finally(() => press(canvas)));
-    }, 0);
+    setTimeout(() => (api.live ? requestAnimationFrame(() => answer(canvas)) : press(canvas)), 0);
   };
+  // Undo and Redo change the drawing without a stroke: answered once the canvas shows the change (a few frames;
+  // the canvas loads its earlier state asynchronously), or after 30 frames if nothing changes.
+  const SMALL = document.createElement('canvas');
+  SMALL.width = SMALL.height = 28;
+  const look = (upper) => {
+    const lower = upper.parentElement?.querySelector('canvas.lower-canvas');
+    const ctx = SMALL.getContext('2d', {willReadFrequently: true});
+    ctx.clearRect(0, 0, 28, 28);
+    if (lower) ctx.drawImage(lower, 0, 0, 28, 28);
+    return ctx.getImageData(0, 0, 28, 28).data.join();
+  };
+  window.addEventListener('click', (event) => {
+    const button = event.composedPath().find((el) => el instanceof HTMLButtonElement
+      && ['Undo', 'Redo'].includes(el.getAttribute('aria-label')));
+    const upper = button && api.live ? button.getRootNode().querySelector?.('canvas.upper-canvas') : null;
+    if (!upper) return;
+    const before = look(upper);
+    let frames = 0;
+    const wait = () => (look(upper) !== before || ++frames >= 30 ? answer(upper) : requestAnimationFrame(wait));
+    requestAnimationFrame(wait);
+  }, true);
   window.addEventListener('mouseup', send);
   window.addEventListener('touchend', send);
   window.addEventListener('touchcancel', send);
@@ -84,7 +113,7 @@ def enabled() -> bool:
 def install(live: dict | None = None) -> None:
     """Mount the (invisible) sender; call it on every run of a page with a canvas, outside the page's fragment (it
     stays mounted while the fragment reruns). ``live``: the stroke route's settings
-    (``stroke_answer.live_settings``): each stroke is answered there first, then sent. With the sender switched off,
+    (``live_drawing.live_settings``): each stroke is answered there first, then sent. With the sender switched off,
     the touch style alone."""
     if enabled():
         _component(key="convscope_stroke_send", data=live)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages import class_resources, i18n
+from app_pages import class_resources, i18n, live_drawing
 from app_pages.i18n import t
 from model_store.refusal import Refusal
 
@@ -19,6 +19,7 @@ DIGITS = tuple(str(d) for d in range(10))
 def add_correction(model: str, label: str, class_data: str | None) -> None:
     """The last drawing, with ``label``, into the class dataset ``class_data`` (None: the class's digits); what
     happened is said in the page."""
+    live_drawing.catch_up(model)  # strokes the stroke route answered may not have reached the page's run
     image = st.session_state.get("last_drawing")
     if image is None:
         st.session_state.teach_message = ("warning", t("teach.nothing"))

@@ -9,10 +9,11 @@ import html
 import numpy as np
 import streamlit as st
 
-from app_pages import bars
+from app_pages import bars, resources
 from app_pages.i18n import t, tn
 from app_pages.sidebar import presenting
 from model_store import render
+from model_store.model_input import to_float
 from model_store.panel import LOW_CONFIDENCE, input_id  # one fingerprint and one threshold for every page
 from training.samples import TestImages
 
@@ -93,3 +94,20 @@ def feature_maps_view(prediction, key: str):
 @st.cache_data(max_entries=16, show_spinner=False)  # a stroke redraws the open layer's grid: keep the recent ones
 def _tiles(maps: np.ndarray, scale: int) -> str:
     return render.png_data_url(render.tile_channels(maps, scale=scale))
+
+
+def mnist_test_digit():
+    """(model input, true class) of the MNIST test digit the reader picks, or a random one (the Draw page)."""
+    test = resources.test_set("mnist")
+    if not test.full:
+        st.caption(t("common.sample_only", dataset="MNIST", count=len(test.labels)))
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+    with c2:
+        if st.button(t("common.random"), icon=":material/casino:", key="mnist_random", width="stretch"):
+            st.session_state.mnist_pick = int(np.random.default_rng().integers(len(test.labels)))
+    with c1:
+        pos = pick_test_image(test, "mnist_pick", t("common.test_image"),
+                          help=t("draw.mnist_help_full" if test.full else "draw.mnist_help_sample"))
+    label = int(test.labels[pos])
+    st.caption(t("draw.mnist_caption", index=int(test.indices[pos]), label=label))
+    return to_float(test.images[pos]), label

@@ -85,14 +85,22 @@ def outcome(page) -> str | None:
     return page.evaluate(OUTCOME, OUTCOME_ARGS)
 
 
-def wait_outcome(page, before: int, unlike: str | None = None, timeout: float = SLOW) -> str:
+def quiet_strokes(page) -> int:
+    """Strokes the stroke route answered without a run of the page (app_pages/stroke_send.py)."""
+    return page.evaluate("() => window.__convscopeStrokeSend ? window.__convscopeStrokeSend.quiet : 0")
+
+
+def wait_outcome(page, before: int, unlike: str | None = None, timeout: float = SLOW, quiet: int | None = None) -> str:
     """Wait for the outcome of the run(s) an action caused: more than ``before`` runs finished and the page shows
-    a complete outcome, other than ``unlike`` where given (the outcome before the action). Returns the outcome."""
+    a complete outcome, other than ``unlike`` where given (the outcome before the action). ``quiet``: the count of
+    quiet strokes before the action (a stroke), which may be answered without a run. Returns the outcome."""
     try:
-        return page.wait_for_function(f"""([before, unlike, args]) => {{
+        return page.wait_for_function(f"""([before, unlike, args, quiet]) => {{
             const shown = ({OUTCOME})(args);
-            return window.__runsFinished > before && shown !== null && shown !== unlike ? shown : false;
-        }}""", arg=[before, unlike, OUTCOME_ARGS], timeout=timeout, polling="raf").json_value()
+            const answered = window.__runsFinished > before
+                || (quiet !== null && window.__convscopeStrokeSend.quiet > quiet);
+            return answered && shown !== null && shown !== unlike ? shown : false;
+        }}""", arg=[before, unlike, OUTCOME_ARGS, quiet], timeout=timeout, polling="raf").json_value()
     except PlaywrightTimeout:
         page.screenshot(path=str(ARTIFACTS / "bad-input-timeout.png"))
         text = page.locator(MAIN).inner_text()[:600]
@@ -110,9 +118,9 @@ def stroke(page, points, box=None) -> str:
     """One stroke with real mouse events; waits for the page's new outcome and returns it."""
     box = box or canvas_box(page)
     assert on_canvas(page, box, *points[0]), f"the stroke would start on something covering the canvas: {points[0]}"
-    before, shown = runs(page), outcome(page)
+    before, shown, quiet = runs(page), outcome(page), quiet_strokes(page)
     draw_strokes(page, [points], box)
-    return wait_outcome(page, before, unlike=shown)
+    return wait_outcome(page, before, unlike=shown, quiet=quiet)
 
 
 def alerts(page) -> list[str]:

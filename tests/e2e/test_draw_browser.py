@@ -22,6 +22,7 @@ import re
 
 import pytest
 
+from app_pages.stroke_answer import ROUTE
 from harness.chromium import IDLE, MAIN, RUN_ENDS, count_runs, open_tab, screenshot, wait_idle
 from harness.digits import SHAPES, place
 from harness.draw import (
@@ -159,21 +160,26 @@ def strokes_answered(page) -> int:
     return page.evaluate("() => window.__convscopeStrokeSend ? window.__convscopeStrokeSend.answered : -1")
 
 
-def test_each_stroke_is_answered_by_the_route_then_sent_and_nothing_else(blank):
-    """A stroke is answered by the stroke route first, then sent: the canvas would wait 200 ms after a stroke, the
-    page presses its own send button. Exactly once per stroke: the canvas' send button is still found under its
-    label, and clicks that do not start on the drawing surface (the toolbar's Clear) send nothing."""
-    before, answered = strokes_sent(blank), strokes_answered(blank)
+def strokes_quiet(page) -> int:
+    """Strokes answered by the stroke route alone, without a run of the page."""
+    return page.evaluate("() => window.__convscopeStrokeSend ? window.__convscopeStrokeSend.quiet : -1")
+
+
+def test_each_stroke_is_answered_by_the_route_and_sent_only_when_the_page_has_something_to_show(blank):
+    """Every stroke is answered by the stroke route. The first one after the hint is also sent to the page (its run
+    replaces the hint), the next ones are not: the run would show nothing new. A stroke is sent at once (the page
+    presses the canvas' own send button, which it still finds under its label), and clicks that do not start on
+    the drawing surface (the toolbar's Clear) send nothing."""
+    before, answered, quiet = strokes_sent(blank), strokes_answered(blank), strokes_quiet(blank)
     assert before >= 0, "the stroke sender is not installed on the Draw page"
     strokes = place("4", 0.5, 0.5, 0.7)
     assert len(strokes) >= 2
     assert draw(blank, strokes) == "4"
-    blank.wait_for_function("([n]) => window.__convscopeStrokeSend.sent >= n", arg=[before + len(strokes)])
-    assert strokes_sent(blank) == before + len(strokes)
     assert strokes_answered(blank) == answered + len(strokes)
+    assert strokes_sent(blank) == before + 1, "only the first stroke has something for the page's run (the hint)"
+    assert strokes_quiet(blank) == quiet + len(strokes) - 1
     clear_canvas(blank)
-    assert strokes_sent(blank) == before + len(strokes)
-    assert strokes_answered(blank) == answered + len(strokes)
+    assert (strokes_sent(blank), strokes_answered(blank)) == (before + 1, answered + len(strokes))
 
 
 def painted(page, selector: str) -> bool:
@@ -182,10 +188,11 @@ def painted(page, selector: str) -> bool:
         .getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 !== 3 && v > 0)""")
 
 
-def test_a_stroke_redraws_only_the_drawing_and_fetches_no_images(browser, app_server):
-    """A stroke reruns the page's fragment, not the whole app (the sidebar is not sent again); its answer comes as one
-    small update of the result panel, not a tree of elements, and fetches nothing: a busy browser never asks for an
-    image the next run has already dropped (a 404)."""
+def test_a_stroke_costs_the_page_no_run_and_fetches_no_images(browser, app_server):
+    """After the first stroke (whose run replaces the hint with the answer), a stroke is answered by the stroke route
+    alone: no script run, nothing over the websocket, one small request whose answer the result panel draws in place,
+    and no image fetched (a busy browser never asks for an image a run has already dropped: a 404). The page's
+    run, when one comes (the first stroke), reruns the fragment only, not the whole app."""
     frames = []
 
     def listen(page):
@@ -194,21 +201,23 @@ def test_a_stroke_redraws_only_the_drawing_and_fetches_no_images(browser, app_se
     with draw_tab(browser, app_server, init_script=RUN_ENDS, setup=listen) as page:
         page.wait_for_function("() => window.__runEnds.length > 0")  # the first, whole-app run has ended
         before = page.evaluate("() => window.__runEnds.length")
-        requests = []
+        requests, answers = [], []
         page.on("request", lambda request: requests.append(request.url))
+        page.on("requestfinished", lambda request: answers.append(request.sizes()["responseBodySize"])
+                if ROUTE in request.url else None)
         box = canvas_box(page)
         strokes, sizes = place("4", 0.5, 0.5, 0.7), []
         for stroke in strokes:
-            state, runs = prediction_state(page), page.evaluate("() => window.__runEnds.length")
+            state = prediction_state(page)
             frames.clear()
             draw_strokes(page, [stroke], box)
             wait_new_prediction(page, state and state[0])
-            page.wait_for_function("([n]) => window.__runEnds.length > n", arg=[runs])  # its run's last message
             sizes.append(sum(frames))
         assert prediction_state(page)[1] == "4"
         ends = page.evaluate("() => window.__runEnds")[before:]
-        assert len(ends) == len(strokes) and all(end == 3 for end in ends), f"runs ended as {ends} (3: fragment run)"
-        assert max(sizes) <= STROKE_BYTES, f"bytes received per stroke: {sizes}"
+        assert ends == [3], f"runs ended as {ends}: one fragment run (3), for the first stroke only"
+        assert sizes[0] <= STROKE_BYTES and sizes[1:] == [0] * (len(strokes) - 1), f"websocket bytes per stroke: {sizes}"
+        assert len(answers) == len(strokes) and max(answers) <= STROKE_BYTES, f"the route's answers: {answers} bytes"
         images = [url for url in requests if "/media/" in url or url.endswith((".png", ".jpg", ".jpeg"))]
         assert not images, f"a stroke fetched images: {images}"
         assert page.locator(f"{MAIN} img").count() == 0  # the answer's pictures are the panel's canvases

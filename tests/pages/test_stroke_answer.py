@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app_pages import stroke_answer
+from app_pages import class_resources, live_drawing, stroke_answer
 from app_pages.i18n import strings
 from app_pages.panel import COMPONENT
+from model_store.class_data import ClassDatasets, RateLimiter
 from model_store.panel import unpack
 from model_store.store import DEFAULTS_DIR
 from tests.pages.fakes import FOUR, SEVEN, FakeCanvas, drawing, install_fake_canvas
@@ -120,7 +121,38 @@ def test_the_endpoint_answers_and_refuses_a_body_too_large(store):
 
 def test_the_page_offers_the_route_only_where_it_is_served(monkeypatch):
     monkeypatch.setattr(stroke_answer, "_served", False)
-    assert stroke_answer.live_settings(MODEL, "ko", True, False) is None
+    assert live_drawing.live_settings(MODEL, "ko", True, False) is None
     stroke_answer.routes()
-    assert stroke_answer.live_settings(MODEL, "ko", True, False) == {
-        "route": stroke_answer.ROUTE, "model": MODEL, "lang": "ko", "compare": True, "large": False}
+    settings = live_drawing.live_settings(MODEL, "ko", True, False, sync=True)
+    token = settings.pop("token")
+    assert settings == {"route": stroke_answer.ROUTE, "model": MODEL, "lang": "ko", "compare": True, "large": False,
+                        "sync": True}
+    assert stroke_answer.TOKEN.fullmatch(token)  # the session's key for its pictures: hard to guess
+    assert live_drawing.live_settings(MODEL, "en", False, False)["token"] == token  # one per session
+
+
+def test_strokes_the_route_alone_answered_reach_the_page_and_a_correction(monkeypatch, open_app, tmp_path):
+    """With the route served, a stroke may reach the route only (a quiet stroke): the page's next run, for whatever
+    reason it runs, reads that newer drawing, and so does a correction; a Clear (the canvas' own send) wins over it."""
+    monkeypatch.setattr(stroke_answer, "_served", True)
+    limiter = RateLimiter(min_interval=0, per_minute=10_000)
+    monkeypatch.setattr(class_resources, "drawing_rate", lambda: limiter)
+    install_fake_canvas(monkeypatch)
+    at = open_app()
+    FakeCanvas.image = drawing([[(0.5, 0.2), (0.5, 0.8)]])  # a 1, sent to the page
+    at.run()
+    assert unpack(panel_bytes(at))["label"] == "1"
+    token = at.session_state[live_drawing.TOKEN_KEY]
+    four, seven = png(drawing(FOUR)), png(drawing(SEVEN))
+    assert stroke_answer.answer(four, MODEL, "en", token=token)[0] == 200  # a quiet stroke: the route only
+    at.segmented_control(key="teach_label").set_value("9").run()  # any run of the page
+    assert unpack(panel_bytes(at))["label"] == "4"
+    assert stroke_answer.answer(seven, MODEL, "en", token=token)[0] == 200
+    at.button(key="teach_add").click().run()  # the correction takes the 7, though no run has seen it yet
+    assert not at.exception and at.success
+    (added,) = ClassDatasets(tmp_path / "models").drawings("digits")
+    assert added.label == 9 and added.read_as == 7
+    FakeCanvas.image = drawing([])  # Clear: the canvas sends its empty self
+    at.run()
+    assert panel_bytes(at) == b"" and stroke_answer.LATEST.get(token) is None
+    assert any(strings("en")["draw.hint"] in info.value for info in at.info)
