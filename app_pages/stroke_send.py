@@ -24,6 +24,8 @@ import streamlit as st
 
 DISABLE_ENV = "CONVSCOPE_STROKE_SEND"
 SEND_BUTTON = "button[aria-label='Update the app with this drawing']"
+TOOLBAR_CSS = (".dc-root:not(:hover)>.dc-toolbar[data-pinned=true]:not(:focus-within){opacity:0;top:-1rem}"
+               f" {SEND_BUTTON}{{display:none}}")
 
 # Installed once per browser tab. A stroke is armed by a pointer going down on a canvas' drawing surface and
 # sent when the mouse or finger is lifted: after the canvas has added the stroke (its own handlers run first;
@@ -34,6 +36,24 @@ _JS = """
 export default function (component) {
   const api = window.__convscopeStrokeSend || (window.__convscopeStrokeSend = {sent: 0, answered: 0, quiet: 0});
   api.live = component.data || null;
+  // A canvas that does not send by itself pins its toolbar over the page, with a send button a pupil never needs:
+  // shown on hover only, as on a canvas that sends, and without that button (this script presses it).
+  let frames = 0;
+  const tame = () => {
+    let found = false;
+    for (const host of document.querySelectorAll('[data-testid=stBidiComponentIsolated]')) {
+      const root = host.shadowRoot;
+      if (!root || !root.querySelector('.dc-toolbar')) continue;
+      found = true;
+      if (root.querySelector('style[data-convscope]')) continue;
+      const style = document.createElement('style');
+      style.dataset.convscope = '';
+      style.textContent = "__TOOLBAR_CSS__";
+      root.append(style);
+    }
+    if (!found && ++frames < 120) requestAnimationFrame(tame);
+  };
+  tame();
   if (api.installed) return;
   api.installed = true;
   let armed = null;
@@ -94,7 +114,7 @@ export default function (component) {
   window.addEventListener('touchend', send);
   window.addEventListener('touchcancel', send);
 }
-""".replace("__SEND_BUTTON__", SEND_BUTTON)
+""".replace("__SEND_BUTTON__", SEND_BUTTON).replace("__TOOLBAR_CSS__", TOOLBAR_CSS)
 
 # Not isolated: the style applies to the whole page while the sender is mounted (the Draw page). On two lines:
 # Streamlit takes a one-line string with brackets for a file name.

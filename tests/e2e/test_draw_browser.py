@@ -23,9 +23,11 @@ import re
 import pytest
 
 from app_pages.stroke_answer import ROUTE
+from app_pages.stroke_send import SEND_BUTTON
 from harness.chromium import IDLE, MAIN, RUN_ENDS, count_runs, open_tab, screenshot, wait_idle
 from harness.digits import SHAPES, place
 from harness.draw import (
+    CANVAS,
     CLEAR_BUTTON,
     MODEL_INPUT,
     NAIVE_PREDICTION,
@@ -180,6 +182,10 @@ def test_each_stroke_is_answered_by_the_route_and_sent_only_when_the_page_has_so
     assert strokes_quiet(blank) == quiet + len(strokes) - 1
     clear_canvas(blank)
     assert (strokes_sent(blank), strokes_answered(blank)) == (before + 1, answered + len(strokes))
+    # the canvas, which no longer sends by itself, would pin its toolbar over the page with a send button: neither
+    assert blank.locator(f"{CANVAS} {SEND_BUTTON}").first.is_hidden()
+    blank.locator(f"{MAIN} h1").first.click()  # the mouse off the canvas, the focus out of its toolbar
+    assert blank.locator(f"{CANVAS} .dc-toolbar").first.evaluate("e => getComputedStyle(e).opacity") == "0"
 
 
 def painted(page, selector: str) -> bool:
