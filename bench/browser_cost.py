@@ -14,8 +14,9 @@ CPU, so the latency there follows the browser's cost per stroke. This measures t
    the end of the run (on DOM mutations, no polling); then a ``--window`` second measurement window, so that
    decoding and painting after the DOM update count too. The CPU time (user + system) of every Chromium
    process, by type, and of the server is read before the stroke and after the window. Then the same for a
-   Clear with the canvas' toolbar, up to the empty page.
-3. Prints the medians per stroke and per Clear, and, with ``--ref``, the ratio of the ref to the working tree.
+   second stroke on that drawing ("next stroke": the first stroke after the hint goes through a run of the page,
+   a next one may not, app_pages/stroke_send.py), and for a Clear with the canvas' toolbar, up to the empty page.
+3. Prints the medians per stroke, next stroke and Clear, and, with ``--ref``, the ratio of the ref to the working tree.
 
 The figures include the DOM dispatch of the stroke itself and Playwright's few calls per round (a few ms).
 """
@@ -69,7 +70,7 @@ def measure(root: Path, label: str, args) -> dict[str, dict[str, float]]:
 
     work = Path(tempfile.mkdtemp(prefix="convscope-cost-"))
     rng = random.Random(7)
-    strokes, clears = [], []
+    strokes, more, clears = [], [], []
     with running_app(app_env(work / "models"), work / "streamlit.log", root=root) as (proc, url), sync_playwright() as pw:
         print(f"{label}: {root} (server log {work / 'streamlit.log'})", flush=True)
         browser = launch(pw)
@@ -98,9 +99,10 @@ def measure(root: Path, label: str, args) -> dict[str, dict[str, float]]:
         wait_quiet(proc.pid)  # the server's background model conversions would count against the first strokes
         for _ in range(args.strokes):
             strokes.append(cost(stroke))
+            more.append(cost(stroke))
             clears.append(cost(clear))
         browser.close()
-    return {"stroke": median_by_kind(strokes), "clear": median_by_kind(clears)}
+    return {"stroke": median_by_kind(strokes), "next stroke": median_by_kind(more), "clear": median_by_kind(clears)}
 
 
 def median_by_kind(samples: list[dict[str, float]]) -> dict[str, float]:
@@ -128,12 +130,12 @@ def main() -> int:
 
     print(f"\nCPU per action, ms (median of {args.strokes}; {args.window} s window after each):")
     columns = list(results)
-    print(f"{'':28}" + "".join(f"{c:>16}" for c in columns) + ("        ratio" if args.ref else ""))
-    for action in ("stroke", "clear"):
+    print(f"{'':33}" + "".join(f"{c:>16}" for c in columns) + ("        ratio" if args.ref else ""))
+    for action in ("stroke", "next stroke", "clear"):
         for kind in ("browser, all", *KINDS):
             values = [results[c][action][kind] for c in columns]
             ratio = f"{values[0] / values[1]:13.2f}" if args.ref and values[1] > 0 else ""
-            print(f"{action + ': ' + kind:28}" + "".join(f"{v:16.0f}" for v in values) + ratio)
+            print(f"{action + ': ' + kind:33}" + "".join(f"{v:16.0f}" for v in values) + ratio)
     return 0
 
 

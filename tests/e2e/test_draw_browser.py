@@ -34,6 +34,7 @@ from harness.draw import (
     PANEL,
     PREDICTION,
     PROBABILITIES,
+    UNDO,
     UPPER_CANVAS,
     canvas_box,
     draw_strokes,
@@ -186,6 +187,22 @@ def test_each_stroke_is_answered_by_the_route_and_sent_only_when_the_page_has_so
     assert blank.locator(f"{CANVAS} {SEND_BUTTON}").first.is_hidden()
     blank.locator(f"{MAIN} h1").first.click()  # the mouse off the canvas, the focus out of its toolbar
     assert blank.locator(f"{CANVAS} .dc-toolbar").first.evaluate("e => getComputedStyle(e).opacity") == "0"
+
+
+def test_undo_and_redo_are_answered_too(blank):
+    """Undo and Redo change the drawing without a stroke; the page answers them as it answers a stroke."""
+    first, second = place("4", 0.5, 0.5, 0.7)[:2]
+    draw(blank, [first])
+    after_first = prediction_state(blank)
+    draw(blank, [second])
+    after_both = prediction_state(blank)
+    assert after_both[0] != after_first[0]
+    blank.locator(UNDO).first.click()
+    wait_new_prediction(blank, after_both[0])
+    assert prediction_state(blank) == after_first
+    blank.locator(f"{CANVAS} button[aria-label='Redo']").first.click()
+    wait_new_prediction(blank, after_first[0])
+    assert prediction_state(blank) == after_both
 
 
 def painted(page, selector: str) -> bool:
