@@ -3,7 +3,20 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import deeper, draw_sources, live_drawing, number_view, panel, reading, resources, stroke_send, teach, views
+from app_pages import (
+    deeper,
+    draw_sources,
+    i18n,
+    live_drawing,
+    number_view,
+    panel,
+    reading,
+    resources,
+    stroke_answer,
+    stroke_send,
+    teach,
+    views,
+)
 from app_pages.i18n import refusal, t
 from app_pages.sidebar import class_model, current_model, presenting
 from app_pages.workarounds import keep_widget_state
@@ -25,20 +38,25 @@ def drawing_input(stroke: int, live: bool):
 
 
 def drawn_input(model: str, stroke: int, compare: bool, live: bool):
-    """(model input, its naive resize when ``compare``, else None) of the canvas' drawing; (None, None) with a hint
-    or a warning when the canvas holds no digit."""
+    """(model input, its naive resize when ``compare``, else None, None) of the canvas' drawing; when the canvas holds
+    no digit, (None, None, the result panel's message) where strokes go to the stroke route (it says the same), else
+    (None, None, None) with a hint or a warning on the page."""
     canvas = drawing_input(stroke, live)
-    prepared = None if canvas is None else preprocess.mnist_style(canvas, polarity="light-on-dark")
-    if prepared is None or prepared.status == "empty":
-        st.info(t("draw.hint"))
+    status = "empty" if canvas is None else (prepared := preprocess.mnist_style(canvas, "light-on-dark")).status
+    if status == "empty":
         resources.warm_up(model)
-        return None, None
-    if prepared.status != "ok":  # a dot or a filled area: say which
-        st.warning(t("draw.not_a_digit", reason=refusal(Refusal(preprocess.REFUSAL[prepared.status]))))
-        return None, None
+    if status != "ok" and live:
+        message = stroke_answer.drawing_message(status, i18n.Words(i18n.lang()))
+        return None, None, {**message, "sends": live_drawing.canvas_sends()}
+    if status == "empty":
+        st.info(t("draw.hint"))
+    if status not in ("ok", "empty"):  # a dot or a filled area: say which
+        st.warning(t("draw.not_a_digit", reason=refusal(Refusal(preprocess.REFUSAL[status]))))
+    if status != "ok":
+        return None, None, None
     st.session_state.last_drawing, st.session_state.last_canvas = prepared.image, canvas  # Convolution, teach.py
     naive = preprocess.naive_resize(canvas, polarity="light-on-dark").image if compare else None
-    return prepared.image, naive
+    return prepared.image, naive, None
 
 
 KEPT = ("draw_source", "stroke_width", "compare_naive", "show_values", "draw_explain", "draw_filters", "mnist_pick",
@@ -101,11 +119,11 @@ def drawing_and_reading(model: str, names: list[str], source: str, live: bool = 
         draw_sources.drawn_number(model, names, st.session_state.stroke_width)
         return
     left, right = st.columns([3, 2], gap="large")  # the 280 px canvas fits a tablet held upright
-    true_label, naive, number = None, None, None
+    true_label, naive, number, message = None, None, None, None
     with left:
         if source == "draw":
-            image, naive = drawn_input(model, st.session_state.stroke_width, st.session_state.get("compare_naive"),
-                                       live)
+            image, naive, message = drawn_input(model, st.session_state.stroke_width,
+                                                st.session_state.get("compare_naive"), live)
         elif source == "upload":  # one digit goes to the result panel, several are a number
             number = draw_sources.uploaded_number(model, names)
             image = number.digits[0].image if number is not None and len(number.digits) == 1 else None
@@ -116,7 +134,7 @@ def drawing_and_reading(model: str, names: list[str], source: str, live: bool = 
         return
     with right:
         wrong = None if true_label is None else t("draw.wrong_is", label=names[true_label])
-        prediction = reading.panel_reading(model, image, names, "draw", true_label, wrong, naive)
+        prediction = reading.panel_reading(model, image, names, "draw", true_label, wrong, naive, message)
     if prediction is None:
         return
     st.session_state.last_reading = prediction.label  # what a correction says the model read

@@ -67,6 +67,10 @@ class Words:
         one = f"{key}.one"
         return self.t(one if count == 1 and one in strings(self.language) else key, **values)
 
+    def refusal(self, code: str) -> str:
+        """A core refusal without values (``model_store.refusal``), as plain text."""
+        return strings(self.language).get(f"refusal.{code}") or REASONS[code]
+
     def class_names(self, names: list[str]) -> list[str]:
         table = strings(self.language)
         return [table.get(f"class.{name}", name) for name in names]

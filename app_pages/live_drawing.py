@@ -22,6 +22,7 @@ from model_store.refusal import Refusal
 
 TOKEN_KEY = "stroke_token"  # session state: the key of this session's pictures in ``stroke_answer.LATEST``
 SEEN_KEY = "stroke_canvas_seen"  # session state: the canvas value of the page's last run (its digest)
+SENDS_KEY = "stroke_canvas_sends"  # session state: how many times a run found the canvas changed
 CAUGHT_KEY = "stroke_caught_up"  # session state: the picture the session's last drawing was taken from
 
 
@@ -56,6 +57,7 @@ def newest_canvas(canvas: np.ndarray | None) -> np.ndarray | None:
     token = session_token()
     if st.session_state.get(SEEN_KEY, "") != seen:
         st.session_state[SEEN_KEY] = seen
+        st.session_state[SENDS_KEY] = canvas_sends() + 1
         LATEST.drop(token)
         return canvas
     png = LATEST.get(token)
@@ -65,6 +67,13 @@ def newest_canvas(canvas: np.ndarray | None) -> np.ndarray | None:
         return canvas_pixels(png)
     except Refusal:
         return canvas
+
+
+def canvas_sends() -> int:
+    """How many times the page's runs found the canvas changed (a Clear, a stroke sent): a message shown after quiet
+    strokes (the hint after a Clear) carries it, so that it differs from the same message the run showed before them
+    and the panel draws it."""
+    return st.session_state.get(SENDS_KEY, 0)
 
 
 def catch_up(model: str | None = None) -> None:

@@ -288,6 +288,16 @@ function updateMaps(p, s) {
 
 function render(root, s, bytes, p) {
   s.bytes = bytes;
+  if (p && "message" in p) {
+    // no reading: the hint on an empty canvas, or why a drawing is not read
+    s.note = s.note || el("p", {"data-testid": "panel-message", role: "status"});
+    s.note.className = `cs-message cs-${p.kind}`;
+    text(s.note, p.message);
+    root.replaceChildren(s.note);
+    s.attached = false;
+    s.seq++;
+    return;
+  }
   if (!p) {
     // an empty canvas: the panel is empty, its DOM kept aside for the next drawing
     root.replaceChildren();
@@ -320,7 +330,7 @@ function draw(component) {
   const bytes = component.data instanceof Uint8Array ? component.data : null;
   if (s.fromRun !== undefined && same(bytes, s.fromRun)) return;
   s.fromRun = bytes;
-  const p = bytes && bytes.length ? unpack(bytes) : null, input = p ? p.input : "", at = s.answers.indexOf(input);
+  const p = bytes && bytes.length ? unpack(bytes) : null, input = p ? p.input : "", at = s.answers.lastIndexOf(input);
   s.runInput = input;
   if (input === s.pressed) {
     s.pressed = undefined;
@@ -332,13 +342,6 @@ function draw(component) {
   }
   s.answers = [];
   if (!same(bytes, s.bytes)) render(root, s, bytes, p);
-}
-
-// The page's last run showed a reading (not the hint or a refusal): a run for a later stroke would show nothing
-// that the panel does not (stroke_send.py sends such a stroke to the stroke route only).
-function showsReading() {
-  const s = MEMORY.root && MEMORY.root.isConnected ? MEMORY.root.__panel : null;
-  return Boolean(s && s.runInput);
 }
 
 // A stroke answered as `input` ("" for no digit) is sent to the page: its run is awaited (`data-synced`).
@@ -370,7 +373,7 @@ function remember(s, input) {
 }
 
 // A stroke's answer from the server's stroke route (app_pages/stroke_answer.py), drawn at once. Resolves to the
-// reading's input fingerprint, "" when the drawing is not a digit (the page's run says which), or null when there is
+// reading's input fingerprint, "" for a message (the hint, or why the drawing is not read), or null when there is
 // no answer. `live`: the route and the page's settings; the open layer is the panel's own.
 async function answer(upper, live) {
   const root = MEMORY.root;
@@ -382,10 +385,6 @@ async function answer(upper, live) {
                                      token: live.token});
   const response = await fetch(`${live.route}?${query}`, {method: "POST", body: png,
                                                           headers: {"Content-Type": "image/png"}});
-  if (response.status === 204) {
-    remember(s, "");
-    return "";
-  }
   if (response.status !== 200) return null;
   const bytes = new Uint8Array(await response.arrayBuffer());
   if (!root.isConnected) return null;
@@ -418,7 +417,7 @@ function warm() {
 export default function () {
   if (MEMORY.draw === draw) return;
   MEMORY.draw = draw;
-  Object.assign(MEMORY, {answer, showsReading, expectRun});
+  Object.assign(MEMORY, {answer, expectRun});
   for (const component of MEMORY.waiting) draw(component);
   MEMORY.waiting.clear();
   if (window.requestIdleCallback) requestIdleCallback(warm, {timeout: 3000});

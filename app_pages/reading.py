@@ -34,11 +34,12 @@ def predict(model: str, image: np.ndarray, names: list[str]):
 
 
 def panel_reading(model: str, image: np.ndarray | None, names: list[str], prefix: str, true_label: int | None = None,
-                  wrong: str | None = None, naive: np.ndarray | None = None):
+                  wrong: str | None = None, naive: np.ndarray | None = None, message: dict | None = None):
     """The result panel (``app_pages/panel.py``) for ``image``: the prediction, its confidence, whether it is right
     (when the true class is known: ``wrong`` says how a miss is told), every class's probability, the input (beside
     the naive resize ``naive`` and its answer, when given) and the open layer's feature maps. Without an image, or
-    when the model cannot answer (the reason shown), the panel is there but empty. Returns the prediction or None."""
+    when the model cannot answer (the reason shown), the panel is there but empty, or shows ``message``
+    (``model_store.panel.message_payload``). Returns the prediction or None."""
     key = f"{prefix}_panel"
     prediction = None if image is None else predict(model, image, names)
     payload = None
@@ -47,7 +48,7 @@ def panel_reading(model: str, image: np.ndarray | None, names: list[str], prefix
         payload = reading_payload(prediction, image, names, i18n, open_layer=panel.open_layer(key),
                                   true_label=true_label, wrong=wrong, naive=naive_reading, large=presenting(),
                                   key=prefix)
-    panel.show(payload, key)
+    panel.show(payload or message, key)
     return prediction
 
 

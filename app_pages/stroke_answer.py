@@ -8,7 +8,7 @@ the drawing to Streamlit, whose run (the hint, a refusal's message, the other vi
 it.
 
 The route answers with models of the store only, reads the picture like any upload (its size before its pixels),
-and says nothing about a drawing that is not a digit (204): the page's run says which it is, in the pupil's language.
+and answers a drawing that is not a digit with the page's own message (the hint, or why it is not read).
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ from app_pages.i18n import Words
 from model_store import preprocess
 from model_store.inference import check_reading
 from model_store.latest_drawings import LatestDrawings
-from model_store.panel import pack, reading_payload
+from model_store.panel import message_payload, pack, reading_payload
 from model_store.refusal import Refusal
 from training import datasets
 
 ROUTE = "/api/draw/read"  # Streamlit mounts an app's own routes at the root, whatever server.baseUrlPath says
 MAX_BYTES = 2 * 2**20  # a 280x280 drawing is a PNG of a few KB; a device with a dense screen sends a larger one
 MAX_SIDE = 2048
-NOT_A_DIGIT = 204
 
 TOKEN = re.compile(r"[0-9a-f]{32}")  # a session's key (``live_drawing.session_token``)
 
@@ -72,10 +71,19 @@ def canvas_pixels(png: bytes) -> np.ndarray:
         raise Refusal("image_unreadable") from exc
 
 
+def drawing_message(status: str, words) -> dict:
+    """The panel's message for a canvas that holds no digit (``preprocess.Prepared.status``): the hint when it is
+    empty, else why it is not read (a dot, a filled area), as the page says it."""
+    if status == "empty":
+        return message_payload(words.t("draw.hint"))
+    return message_payload(words.t("draw.not_a_digit", reason=words.refusal(preprocess.REFUSAL[status])), "warning")
+
+
 def answer(png: bytes, model: str, language: str, layer: int = 0, compare: bool = False,
            large: bool = False, token: str = "") -> tuple[int, bytes]:
-    """(HTTP status, body) for one drawing: 200 and the packed panel payload (``model_store.panel``); 204 when the
-    drawing is not a digit; 404 for a model the store does not have; 422 for a picture that cannot be read.
+    """(HTTP status, body) for one drawing: 200 and the packed panel payload (``model_store.panel``: a reading, or
+    the message for a drawing that is not a digit); 404 for a model the store does not have; 422 for a picture
+    that cannot be read.
     ``token``: the session's key (``live_drawing.session_token``): the picture is kept as its newest (``LATEST``)."""
     try:
         canvas = canvas_pixels(png)
@@ -85,7 +93,7 @@ def answer(png: bytes, model: str, language: str, layer: int = 0, compare: bool 
         LATEST.put(token, png)
     prepared = preprocess.mnist_style(canvas, polarity="light-on-dark")  # as the page reads the canvas
     if prepared.status != "ok":
-        return NOT_A_DIGIT, b""
+        return 200, pack(drawing_message(prepared.status, Words(language)))
     try:
         meta = resources.store().get(model).meta
         predictor = resources.predictor(model)

@@ -75,7 +75,7 @@ export default function (component) {
     if (!live || !panel || !panel.answer) return press(canvas);
     panel.answer(canvas, live).then((input) => {
       if (input) api.answered += 1;
-      if (input && !live.sync && panel.showsReading()) {
+      if (input !== null && !live.sync) {
         api.quiet += 1;
         return;
       }
@@ -89,8 +89,9 @@ export default function (component) {
     if (!canvas) return;
     setTimeout(() => (api.live ? requestAnimationFrame(() => answer(canvas)) : press(canvas)), 0);
   };
-  // Undo and Redo change the drawing without a stroke: answered once the canvas shows the change (a few frames;
-  // the canvas loads its earlier state asynchronously), or after 30 frames if nothing changes.
+  // Undo, Redo and Clear change the drawing without a stroke: answered once the canvas shows the change (a few
+  // frames; the canvas loads its earlier state asynchronously), or after 30 frames if nothing changes. Clear also
+  // sends the emptied canvas itself, but a second Clear sends the same value as the first: the page cannot tell.
   const SMALL = document.createElement('canvas');
   SMALL.width = SMALL.height = 28;
   const look = (upper) => {
@@ -102,7 +103,7 @@ export default function (component) {
   };
   window.addEventListener('click', (event) => {
     const button = event.composedPath().find((el) => el instanceof HTMLButtonElement
-      && ['Undo', 'Redo'].includes(el.getAttribute('aria-label')));
+      && ['Undo', 'Redo', 'Reset canvas & history'].includes(el.getAttribute('aria-label')));
     const upper = button && api.live ? button.getRootNode().querySelector?.('canvas.upper-canvas') : null;
     if (!upper) return;
     const before = look(upper);

@@ -148,6 +148,12 @@ def reading_payload(prediction, image: np.ndarray, names: list[str], words: Word
     }
 
 
+def message_payload(text: str, kind: str = "info") -> dict:
+    """What the panel shows instead of a reading: the hint on an empty canvas (``kind`` "info") or why a drawing is
+    not read (``kind`` "warning"). Its ``input`` is empty: no model input goes with it."""
+    return {"input": "", "message": text, "kind": kind}
+
+
 def pack(payload: dict) -> bytes:
     """The payload as one byte string for the component (see the module's docstring)."""
     blobs: list[bytes] = []

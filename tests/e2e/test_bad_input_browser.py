@@ -44,7 +44,7 @@ EN = json.loads((ROOT / "app_pages" / "locales" / "en.json").read_text(encoding=
 HINT, COMPARE = EN["draw.hint"], EN["draw.compare"]
 BLOB = EN["draw.not_a_digit"].split("{reason}")[0]  # the reason after it says which: a dot, a filled area
 MAX_UPLOAD_MB = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]["maxUploadSize"]
-ALERTS = f"{MAIN} [data-testid='stAlert']"
+ALERTS = f"{MAIN} [data-testid='stAlert'], {MAIN} [data-testid='panel-message']"  # the Draw page's: in its panel
 SLOW = 60_000  # ms, for what waits on a script run (expect's own default is 5 s; the test machine may be busy)
 
 pytestmark = pytest.mark.skipif(
@@ -67,7 +67,7 @@ OUTCOME = """([idle, hint, blob, last]) => {
         return live("[data-testid='stCheckbox']").some(e => e.textContent.includes(last))
             ? "prediction:" + prediction[0].getAttribute("data-input") : null;
     }
-    const messages = live("[data-testid='stAlert']").map(e => e.textContent);
+    const messages = live("[data-testid='stAlert'], [data-testid='panel-message']").map(e => e.textContent);
     if (messages.some(m => m.includes(blob))) return "blob";
     if (messages.some(m => m.includes(hint))) return "hint";
     return null;
@@ -174,11 +174,11 @@ def draw_page(browser, app_server):
 def test_single_click_gives_a_clear_message_and_no_prediction(draw_page):
     page = draw_page
     box = canvas_box(page)
-    before = runs(page)
+    before, quiet = runs(page), quiet_strokes(page)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     if ink_share(page) > 0:
         # the click left a dot, which goes to the app: the page must say something new about it
-        shown = wait_outcome(page, before, unlike="hint")
+        shown = wait_outcome(page, before, unlike="hint", quiet=quiet)
     else:
         shown = outcome(page)  # the canvas dropped the click: nothing was sent, the empty-canvas state stays
     assert_no_exception(page)

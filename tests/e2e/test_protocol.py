@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
-from harness.chromium import open_tab
+from harness.chromium import open_tab, wait_idle
 from harness.digits import place
 from harness.draw import UPPER_CANVAS, draw_strokes, prediction_input, wait_new_prediction
 from harness.streamlit_session import CANVAS_COMPONENT, RUN_OVER, StreamlitSession, prepare_drawings
@@ -94,6 +94,9 @@ def browser_stroke(browser, app_server):
 
     with open_tab(browser, f"{app_server['url']}/", ready=UPPER_CANVAS, setup=setup) as page:
         (stream,) = [ws for ws in sockets if ws.url.endswith("/_stcore/stream")]
+        # a stroke goes to the page's run (not only to the stroke route) while it shows the pixel values
+        page.locator("[data-testid='stCheckbox']").filter(has_text="Show pixel values").click()
+        wait_idle(page)
         before = prediction_input(page)
         with stream.expect_event("framesent", predicate=lambda p: canvas_rerun(p) is not None,
                                  timeout=TIMEOUT_S * 1000) as sent:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from app_pages.i18n import strings
 from app_pages.panel import COMPONENT
 from model_store.class_data import ClassDatasets, RateLimiter
 from model_store.panel import unpack
+from model_store.refusal import REASONS
 from model_store.store import DEFAULTS_DIR
 from tests.pages.fakes import FOUR, SEVEN, FakeCanvas, drawing, install_fake_canvas
 
@@ -80,14 +82,26 @@ def test_the_answer_is_in_the_language_asked_with_the_layer_asked(store):
     assert opened["open"] == last and opened["layer"]["name"] != english["maps"]["layer"]["name"]
 
 
-def test_what_is_not_a_digit_gets_no_answer(store):
-    empty = drawing([])
-    assert stroke_answer.answer(png(empty), MODEL, "en") == (stroke_answer.NOT_A_DIGIT, b"")
+def message(body: bytes) -> tuple[str, str]:
+    shown = unpack(body)
+    assert shown["input"] == "" and "bars" not in shown
+    return shown["kind"], shown["message"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_what_is_not_a_digit_gets_the_page_message_in_the_language_asked(store, lang):
+    words = strings(lang)
+    status, body = stroke_answer.answer(png(drawing([])), MODEL, lang)
+    assert status == 200 and message(body) == ("info", words["draw.hint"])
     dot, square = drawing([]).copy(), drawing([]).copy()
     dot[100:104, 100:104, :3] = 255
     square[50:150, 60:140, :3] = 255
-    for mark in (dot, square):
-        assert stroke_answer.answer(png(mark), MODEL, "en") == (stroke_answer.NOT_A_DIGIT, b"")
+    for mark, code in ((dot, "image_dot"), (square, "image_filled")):
+        status, body = stroke_answer.answer(png(mark), MODEL, lang)
+        kind, text = message(body)
+        assert status == 200 and kind == "warning"
+        assert text.startswith(words["draw.not_a_digit"].split("{reason}")[0])
+        assert (words.get(f"refusal.{code}") or REASONS[code]) in text  # says which
 
 
 def test_bad_requests_are_refused_without_reading_pixels(store):
@@ -110,12 +124,17 @@ class FakeRequest:
             yield self.body[start:start + 65536]
 
 
+def call(endpoint, request):
+    """``endpoint(request)`` to its response, in a thread of its own (a browser test may hold this one's loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, endpoint(request)).result()
+
+
 def test_the_endpoint_answers_and_refuses_a_body_too_large(store):
-    response = asyncio.run(stroke_answer.endpoint(FakeRequest(png(drawing(SEVEN)), model=MODEL, lang="en",
-                                                              layer="x")))
+    response = call(stroke_answer.endpoint, FakeRequest(png(drawing(SEVEN)), model=MODEL, lang="en", layer="x"))
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     assert unpack(response.body)["label"] == "7"
-    too_large = asyncio.run(stroke_answer.endpoint(FakeRequest(bytes(stroke_answer.MAX_BYTES + 1), model=MODEL)))
+    too_large = call(stroke_answer.endpoint, FakeRequest(bytes(stroke_answer.MAX_BYTES + 1), model=MODEL))
     assert too_large.status_code == 413
 
 
@@ -154,5 +173,6 @@ def test_strokes_the_route_alone_answered_reach_the_page_and_a_correction(monkey
     assert added.label == 9 and added.read_as == 7
     FakeCanvas.image = drawing([])  # Clear: the canvas sends its empty self
     at.run()
-    assert panel_bytes(at) == b"" and stroke_answer.LATEST.get(token) is None
-    assert any(strings("en")["draw.hint"] in info.value for info in at.info)
+    assert stroke_answer.LATEST.get(token) is None
+    assert message(panel_bytes(at)) == ("info", strings("en")["draw.hint"])  # in the panel, as the route says it
+    assert not at.info
