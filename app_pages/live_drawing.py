@@ -1,10 +1,11 @@
 """The Draw page's session side of the stroke route (``stroke_answer.py``): what the page's script is told, and the
 drawing the page's runs read.
 
-A stroke the route answered is sent to the page only when its run has something to show (``stroke_send.py``), so
-the canvas component's value can be older than what the pupil sees. The route keeps each session's newest picture
-(``stroke_answer.LATEST``, under the session's key); the page's run takes it unless the canvas itself sent something
-since (a Clear, a stroke sent), and a correction or the Convolution page catch up with it (``catch_up``).
+A stroke the route answered is sent to the page only while it shows views that only its run draws
+(``stroke_send.py``), so the canvas component's value can be older than what the pupil sees. The route keeps each
+session's newest picture (``stroke_answer.LATEST``, under the session's key); the page's run takes it unless the
+canvas itself sent something since (a Clear, a stroke sent), and a correction or the Convolution page catch up with
+it (``catch_up``).
 """
 
 from __future__ import annotations

@@ -2,10 +2,9 @@
 
 A stroke answered through a Streamlit run costs a pupil's browser three React renders of the whole app, about 100 ms
 on a device four times slower than a laptop, whatever the run changes (README, "Quick on slow devices"). So at the
-end of a stroke the page's script (``stroke_send.py``) posts the canvas' picture here first, and the result panel
-draws the answer it gets: the payload the page's own run would send, byte for byte. Only then does the canvas send
-the drawing to Streamlit, whose run (the hint, a refusal's message, the other views) finds the panel already showing
-it.
+end of a stroke the page's script (``stroke_send.py``) posts the canvas' picture here, and the result panel draws
+the answer it gets: the payload the page's own run would send, byte for byte. The page's run follows only where it
+has more to show (``live_drawing.py``).
 
 The route answers with models of the store only, reads the picture like any upload (its size before its pixels),
 and answers a drawing that is not a digit with the page's own message (the hint, or why it is not read).

@@ -1,15 +1,18 @@
-"""Answer a stroke through the server's stroke route, then send the drawing to the page, the moment a stroke ends.
+"""The end of a stroke on a canvas: answered by the server's stroke route, or sent to the page at once.
 
 Where the server answers strokes on its own route (``stroke_answer.py``: the app started through ``serve.py``), the
-canvas' picture goes there first and the result panel draws the answer (``panel.js``: ``answer``); the send below
-follows, so that the page's run (messages, the other views, what a correction takes) sees the drawing too.
+Draw canvas' picture goes there and the result panel draws the answer (``panel.js``: ``answer``). The stroke is sent
+to the page as well only while it shows views that only its run draws (the pixel values, Look deeper): ``sync`` in
+the route's settings (``live_drawing.page_settings``). Undo, Redo and Clear are answered the same way. Elsewhere (the
+number canvas, a bare ``streamlit run app.py``) every stroke is sent, at once:
 
 streamlit-drawable-canvas 0.13 waits a fixed 200 ms after every stroke before it sends the drawing (a debounce
 in its JavaScript, with no parameter), and every prediction would wait for it (the README has the figures). The
 canvas has its own "Update the app with this drawing" button, which sends at once and cancels that wait; this
-invisible component presses it at the end of every stroke that started on a canvas. If a future canvas
-version renames the button, nothing breaks: the canvas simply sends after its own delay again
-(``tests/e2e/test_draw_browser.py`` checks the button is found and pressed once per stroke).
+invisible component presses it at the end of every stroke that started on a canvas (and the Draw canvas, which no
+longer sends by itself there, keeps the toolbar and that button out of sight). If a future canvas version renames
+the button, nothing breaks: the canvas simply sends after its own delay again (``tests/e2e/test_draw_browser.py``
+checks the button is found and pressed once per stroke).
 
 It also keeps a finger on the canvas from scrolling the page (tablets): ``touch-action: none`` on the canvas
 components' hosts, from the first paint on (a style that reaches into their shadow roots, which a page's CSS cannot),
