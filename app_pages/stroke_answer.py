@@ -27,8 +27,8 @@ from model_store.refusal import Refusal
 from training import datasets
 
 ROUTE = "/api/draw/read"  # Streamlit mounts an app's own routes at the root, whatever server.baseUrlPath says
-MAX_BYTES = 2 * 2**20  # a 280x280 drawing is a PNG of a few KB; a device with a dense screen sends a larger one
-MAX_SIDE = 2048
+MAX_BYTES = 2**19  # a 280x280 drawing is a PNG of a few KB (the page sends it at the canvas' CSS size)
+MAX_SIDE = 1024
 
 TOKEN = re.compile(r"[0-9a-f]{32}")  # a session's key (``live_drawing.session_token``)
 

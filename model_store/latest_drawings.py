@@ -13,7 +13,7 @@ from collections import OrderedDict
 class LatestDrawings:
     """Pictures by session key, at most ``capacity`` of them; shared by the server's threads."""
 
-    def __init__(self, capacity: int = 512):
+    def __init__(self, capacity: int = 256):
         self.capacity = capacity
         self._pictures: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
