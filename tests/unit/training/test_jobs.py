@@ -134,14 +134,18 @@ def test_nan_loss_is_a_failed_status_with_nothing_to_save(data, monkeypatch, tmp
 
 
 def test_nan_weights_with_a_finite_loss_fail_too_and_are_never_evaluated(data, monkeypatch):
-    """A NaN pixel in every training image: ReLU keeps the loss finite, the first layer's weights go NaN."""
+    """A NaN pixel in every training image: where ReLU keeps the loss finite (TensorFlow's fused CPU kernels on some
+    processors), the first layer's weights still go NaN; elsewhere the loss goes NaN too. Failed either way."""
     images = data.train.images.astype(np.float32)
     images[:, 0, 0] = np.nan
     poisoned = Dataset("mnist", Split(images, data.train.labels), data.test, source="memory")
     job = run(poisoned, preset="mlp-baseline", epochs=1)
     s = job.snapshot()
-    assert (s.status, s.reason, s.epochs_run) == ("failed", "nan", 1) and s.evaluation is None and not s.can_save
-    assert (s.save_refusal.code, s.save_refusal.values) == ("training_weights_not_finite", {"layer": "dense"})
+    assert (s.status, s.reason) == ("failed", "nan") and s.evaluation is None and not s.can_save
+    if s.save_refusal.code == "training_weights_not_finite":  # the loss stayed finite: only the weights tell
+        assert s.epochs_run == 1 and s.save_refusal.values == {"layer": "dense"}
+    else:
+        assert s.save_refusal.code == "training_not_finite"
 
 
 def test_a_refused_name_keeps_the_model_for_another_name(data, tmp_path):

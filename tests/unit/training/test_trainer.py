@@ -325,15 +325,19 @@ def test_a_nan_loss_is_refused_at_save_and_nothing_is_written(train_split, test_
 
 
 def test_nan_in_the_data_leaves_a_finite_loss_but_nan_weights_and_is_refused(train_split, store):
-    """One NaN pixel per image: ReLU swallows the NaN (the loss stays at chance, finite, for the whole run) while
-    the first layer's weights become NaN. Only the weights tell; such a model must not ship."""
+    """One NaN pixel per image: where ReLU swallows the NaN (TensorFlow's fused CPU kernels on some processors) the
+    loss stays at chance, finite, for the whole run, while the first layer's weights become NaN: only the weights
+    tell. Elsewhere the loss goes NaN and stops the run. Either way such a model must not ship."""
     images = train_split.images.astype(np.float32)
     images[:, 0, 0] = np.nan
     result = run(Split(images, train_split.labels), None, epochs=2, batch_size=16, validation_split=0.0)
-    assert result.stop_reason == "finished" and all(math.isfinite(h["loss"]) for h in result.history)
     with pytest.raises(Refusal) as info:
         save_result(result, store, "nan-weights")
-    assert info.value.code == "training_weights_not_finite" and info.value.values == {"layer": "dense"}
+    if result.stop_reason == "finished":
+        assert all(math.isfinite(h["loss"]) for h in result.history)
+        assert info.value.code == "training_weights_not_finite" and info.value.values == {"layer": "dense"}
+    else:
+        assert result.stop_reason == "nan" and info.value.code == "training_not_finite"
     assert store.list() == []
 
 
