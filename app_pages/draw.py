@@ -17,11 +17,10 @@ from app_pages import (
     teach,
     views,
 )
-from app_pages.i18n import refusal, t
+from app_pages.i18n import t
 from app_pages.sidebar import class_model, current_model, presenting
 from app_pages.workarounds import keep_widget_state
 from model_store import preprocess
-from model_store.refusal import Refusal
 
 DATASET = "mnist"
 CANVAS = 280
@@ -45,14 +44,11 @@ def drawn_input(model: str, stroke: int, compare: bool, live: bool):
     status = "empty" if canvas is None else (prepared := preprocess.mnist_style(canvas, "light-on-dark")).status
     if status == "empty":
         resources.warm_up(model)
-    if status != "ok" and live:
+    if status != "ok":  # the hint, or why it is not read (a dot, a filled area): the stroke route's words
         message = stroke_answer.drawing_message(status, i18n.Words(i18n.lang()))
-        return None, None, {**message, "sends": live_drawing.canvas_sends()}
-    if status == "empty":
-        st.info(t("draw.hint"))
-    if status not in ("ok", "empty"):  # a dot or a filled area: say which
-        st.warning(t("draw.not_a_digit", reason=refusal(Refusal(preprocess.REFUSAL[status]))))
-    if status != "ok":
+        if live:
+            return None, None, {**message, "sends": live_drawing.canvas_sends()}
+        (st.info if status == "empty" else st.warning)(message["message"])
         return None, None, None
     st.session_state.last_drawing, st.session_state.last_canvas = prepared.image, canvas  # Convolution, teach.py
     naive = preprocess.naive_resize(canvas, polarity="light-on-dark").image if compare else None

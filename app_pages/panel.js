@@ -331,7 +331,6 @@ function draw(component) {
   if (s.fromRun !== undefined && same(bytes, s.fromRun)) return;
   s.fromRun = bytes;
   const p = bytes && bytes.length ? unpack(bytes) : null, input = p ? p.input : "", at = s.answers.lastIndexOf(input);
-  s.runInput = input;
   if (input === s.pressed) {
     s.pressed = undefined;
     root.dataset.synced = "1";
