@@ -62,6 +62,9 @@ def manage(store) -> None:
         settings = meta.get("hyperparameters")
         if settings:
             st.caption(t("models.settings") + " " + ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None))
+        calibration = meta.get("calibration")
+        if isinstance(calibration, dict) and "temperature" in calibration:
+            st.caption(t("models.calibrated", temperature=calibration["temperature"], count=calibration.get("fitted_on", "?")))
         if meta.get("history"):
             charts.learning_curves(meta["history"], key="models_curves")
         if not entry.broken:

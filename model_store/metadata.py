@@ -81,6 +81,8 @@ SCHEMA = {
     "notes": (_text_list, "a list of texts"),
     "per_class_accuracy": (_accuracy_table, "numbers between 0 and 1 per class"),
     "confusion_matrix": (_matrix, "a table of whole numbers"),
+    "calibration": (lambda v: v is None or (isinstance(v, dict) and _number(v.get("temperature")) and v["temperature"] > 0),
+                    "a table with a temperature above 0"),
 }
 REQUIRED = ("dataset",)
 

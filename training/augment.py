@@ -1,7 +1,9 @@
 """Data augmentation as tf.data transforms (kept outside the model, so saved models stay plain).
 
 Digits get what differs between MNIST and digits people draw in a browser: stroke thickness,
-slant (rotation), size (zoom) and position. Fashion gets mirror images and small shifts.
+slant (rotation), size (zoom) and position, and some digits redrawn as outlines (bubble letters, which MNIST lacks:
+blurred or scanned, their outlines run together into soft strokes no preprocessing can fill in). Fashion gets mirror
+images and small shifts.
 """
 
 from __future__ import annotations
@@ -18,8 +20,24 @@ def stroke_thickness(images, seed: int):
     return images + tf.abs(amount) * (target - images)
 
 
-def digit_augmenter(seed: int = 0):
-    """Return ``f(images) -> images`` for float batches (b, SIDE, SIDE, 1) in [0, 1]."""
+OUTLINE_SHARE = 0.15  # share of a batch's digits redrawn as outlines
+
+
+def outlined(images, seed: int, share: float = OUTLINE_SHARE):
+    """Redraw a random ``share`` of the digits as the outline of their strokes widened by a pixel each way: two thin
+    lines with a gap between them, as a hollow font draws a stroke."""
+    import tensorflow as tf
+
+    widened = tf.nn.max_pool2d(images, 3, 1, "SAME")
+    inside = -tf.nn.max_pool2d(-widened, 3, 1, "SAME")
+    outline = tf.clip_by_value(widened - inside, 0.0, 1.0)
+    pick = tf.random.uniform((tf.shape(images)[0], 1, 1, 1), seed=seed + 7) < share
+    return tf.where(pick, outline, images)
+
+
+def digit_augmenter(seed: int = 0, outlines: float = OUTLINE_SHARE):
+    """Return ``f(images) -> images`` for float batches (b, SIDE, SIDE, 1) in [0, 1]; ``outlines``: the share of
+    digits redrawn as outlines (0: none)."""
     import keras
 
     L = keras.layers
@@ -30,6 +48,8 @@ def digit_augmenter(seed: int = 0):
     ], name="digit_augmentation")
 
     def apply(images):
+        if outlines:
+            images = outlined(images, seed, outlines)
         return geometric(stroke_thickness(images, seed), training=True)
 
     return apply

@@ -222,7 +222,7 @@ def _copies(x, config: FineTuneConfig) -> np.ndarray:
         from training.augment import digit_augmenter
 
         changed = np.arange(len(copies)) % config.oversample != 0
-        copies[changed] = np.asarray(digit_augmenter(config.seed)(copies[changed]))
+        copies[changed] = np.asarray(digit_augmenter(config.seed, outlines=0.0)(copies[changed]))
     return copies
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from model_store.model_input import shaped, to_float
 from model_store.refusal import Refusal
 from training import presets
+from training.calibration import calibrate
 from training.datasets import CLASS_NAMES, Split
 from training.ranges import SETTING_NAMES
 
@@ -108,6 +109,7 @@ class TrainResult:
     best_epoch: int | None = None
     train_size: int = 0
     non_finite_epoch: int | None = None  # the epoch in which the loss became NaN or infinite
+    calibration: dict | None = None  # the temperature fitted on the validation split (label smoothing only)
 
     @property
     def epochs_run(self) -> int:
@@ -241,6 +243,9 @@ class Trainer:
         result.seconds = time.perf_counter() - start
         if result.stop_reason == "finished" and len(result.history) < c.epochs:
             result.stop_reason = "early-stopping"
+        if c.label_smoothing and has_val and result.stop_reason != "nan":
+            # smoothing caps the confidence near 1 - smoothing: a temperature fitted on the held-out images undoes it
+            result.calibration = calibrate(model, shaped(to_float(x_val), presets.INPUT_SHAPE), y_val)
         if self.test_split is not None and result.stop_reason != "nan":
             loss, acc = model.evaluate(self._pipeline(self.test_split.images, self.test_split.labels, False), verbose=0)
             result.test_loss, result.test_accuracy = float(loss), float(acc)
@@ -265,6 +270,7 @@ def result_metadata(result: TrainResult) -> dict:
         "test_accuracy": result.test_accuracy,
         "test_loss": result.test_loss,
         "training_seconds": round(result.seconds, 1),
+        "calibration": result.calibration,
     }
 
 

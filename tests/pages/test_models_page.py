@@ -218,3 +218,15 @@ def test_a_class_models_picker_follows_its_rename_and_falls_back_to_digits_on_de
     assert not at.exception, at.exception
     assert "class-shapes" not in table(at)
     assert CLASS_MODEL_KEY not in [s.key for s in at.sidebar.selectbox]  # no class model left: the Draw page reads digits
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "temperature of 0.62 fitted on 3000"), ("ko", "3000장에서 맞춘 온도 0.62")])
+def test_a_calibrated_model_says_so_in_the_users_language(env, open_app, lang, words):
+    store = ModelStore()
+    entry = store.get("alpha")
+    store.save(store.load("alpha"), {**entry.meta, "calibration": {"temperature": 0.62, "fitted_on": 3000}}, "calm")
+    at = open_app(MODELS, lang=lang)
+    at.selectbox(key="models_pick").set_value("calm").run()
+    assert any(words in c.value for c in at.caption)
+    at.selectbox(key="models_pick").set_value("alpha").run()
+    assert not any("0.62" in c.value for c in at.caption)

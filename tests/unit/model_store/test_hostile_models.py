@@ -219,6 +219,7 @@ def test_sigkill_during_an_upload_leaves_nothing_once_the_store_reopens(tmp_path
 @pytest.mark.parametrize(("meta", "problem"), [
     ({"dataset": "mnist", "test_accuracy": "high"}, "test_accuracy must be a number between 0 and 1"),
     ({"dataset": "mnist", "created_at": 1700000000}, "created_at must be a date and time"),
+    ({"dataset": "mnist", "calibration": {"temperature": -1}}, "calibration must be a table with a temperature above 0"),
     ({"dataset": "mnist", "class_names": ["a", "b", "c"], "layers": [
         {"name": "out", "type": "Dense", "output_shape": "(None, 10)", "params": 10}]}, "3 names for a model with 10"),
     ({"test_accuracy": 0.9}, "dataset is missing"),

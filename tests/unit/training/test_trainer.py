@@ -513,6 +513,22 @@ def test_stroke_thickness_thickens_and_thins():
     assert out.min() >= 0.0 and out.max() <= 1.0
 
 
+def test_outlined_draws_a_stroke_as_two_lines_with_a_gap_and_only_for_its_share():
+    import tensorflow as tf
+
+    from training.augment import outlined
+
+    image = np.zeros((400, 28, 28, 1), np.float32)
+    image[:, 6:22, 12:15] = 1.0  # a vertical stroke three pixels wide
+    out = np.asarray(outlined(tf.constant(image), seed=1, share=0.25))
+    changed = ~np.isclose(out, image).reshape(400, -1).all(axis=1)
+    assert 0.15 < changed.mean() < 0.35  # about its share of the batch
+    hollow = out[changed][0, 14, :, 0]  # a row across the stroke's middle
+    assert hollow[11] == 1.0 and hollow[15] == 1.0  # its two outlines, a pixel outside the old stroke's edges
+    assert (hollow[12:15] == 0.0).all() and hollow[:11].max() == 0.0 and hollow[16:].max() == 0.0  # paper between
+    assert np.array_equal(np.asarray(outlined(tf.constant(image), seed=1, share=0.0)), image)
+
+
 @pytest.mark.parametrize("name", list(presets.PRESETS))
 def test_every_preset_builds_a_28x28_to_10_softmax(name):
     model = presets.build(name)
