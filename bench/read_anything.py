@@ -1,7 +1,7 @@
 """Read anything: digits that were not drawn on our canvas, read by this preprocessing and the previous release's.
 
     python bench/read_anything.py [--model convscope-digits] [--per 3] [--numbers 200] [--seed 0] [--ref HEAD]
-                                  [--data DIR] [--save-grid DIR]
+                                  [--ref-model REV] [--data DIR] [--save-grid DIR]
 
 Every picture is made here, from a seed: a digit in one of the handwriting fonts of bench/handwriting_check.py
 (training/handwriting.py renders it at a random size, place, slant and weight on 280x280), then shown as
@@ -15,11 +15,14 @@ Every picture is made here, from a seed: a digit in one of the handwriting fonts
   photo     a phone photo of dark ink on paper: grey paper with texture, a light gradient, a soft shadow, a
             little rotation, camera blur, JPEG compression (quality 35-80)
 
-and 4-digit numbers (one font, one size, random spacing, a few touching boxes) crisp and as photos, read with
-``model_store.numbers.segment_digits``. The previous release is ``git show REF:model_store/preprocess.py``, loaded
-as a module from a temporary file, run in the same process on the same pictures; it cannot read numbers.
+and 4-digit numbers (one font, one size, random spacing, a few touching boxes) on the canvas, crisp and as
+photos, read with ``model_store.numbers.segment_digits``. The previous release is
+``git show REF:model_store/preprocess.py``, loaded as a module from a temporary file, run in the same process on the
+same pictures; it cannot read numbers.
 A refusal (empty, dot, filled, blob) counts as a miss. With the real MNIST test set (``--data`` or
 ``CONVSCOPE_DATA``), both also read MNIST's own 10,000 test digits: accuracy and the mean change of the images.
+``--ref-model REV`` also reads every picture (through this preprocessing) with the shipped digit model as it was in
+git revision REV, beside the model read above: what a retrained model changes, in the same run.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from training import handwriting  # noqa: E402
 
 CONDITIONS = ("canvas", "crisp", "inverted", "scan", "blurred", "thick", "photo")
 POLARITY = {"canvas": "light-on-dark"}  # the others: auto, as `python -m model_store predict` reads a file
-NUMBER_CONDITIONS = ("crisp", "photo", "touching")
+NUMBER_CONDITIONS = ("canvas", "crisp", "photo", "touching")
 HOLLOW_FONT = "femkeklaver"  # draws every digit as a double outline; the model reads it poorly (README)
 
 
@@ -103,10 +106,7 @@ def picture(condition: str, canvas: np.ndarray, rng: np.random.Generator) -> np.
     """One rendered digit (the renderer's RGBA, white on black) as ``condition`` shows it."""
     grey = canvas[..., 0]
     if condition == "canvas":
-        rgba = np.zeros_like(canvas)
-        rgba[..., :3] = 255
-        rgba[..., 3] = grey
-        return rgba
+        return as_canvas(grey)
     if condition == "crisp":
         return canvas
     if condition == "inverted":
@@ -147,7 +147,8 @@ def digit_sets(per: int, seed: int) -> tuple[dict[str, list[np.ndarray]], np.nda
 
 def number_sets(count: int, seed: int) -> tuple[dict[str, list[np.ndarray]], list[str], list[str]]:
     """``count`` 4-digit numbers, one font, size and pen each: spaced (5-50% of the height between the digits' boxes)
-    crisp (dark on white) and as photos, and tight (-10% to +5%: boxes overlap, slanted digits often touch)."""
+    as the wide canvas sends them, crisp (dark on white) and as photos, and tight (-10% to +5%: boxes overlap,
+    slanted digits often touch)."""
     fonts = handwriting.available_fonts()
     rng = np.random.default_rng(seed + 1)
     sets: dict[str, list[np.ndarray]] = {c: [] for c in NUMBER_CONDITIONS}
@@ -170,12 +171,20 @@ def number_sets(count: int, seed: int) -> tuple[dict[str, list[np.ndarray]], lis
         margin = int(rng.integers(20, 60))
         spaced = number_picture(glyphs, [rng.uniform(0.05, 0.5) * height for _ in range(3)], shifts, margin)
         tight = number_picture(glyphs, [rng.uniform(-0.1, 0.05) * height for _ in range(3)], shifts, margin)
+        sets["canvas"].append(as_canvas(spaced))
         sets["crisp"].append(255 - spaced)
         sets["photo"].append(photo(spaced / 255.0, rng))
         sets["touching"].append(255 - tight)
         texts.append("".join(str(int(d)) for d in digits))
         names.append(name)
     return sets, texts, names
+
+
+def as_canvas(grey: np.ndarray) -> np.ndarray:
+    """White strokes (``grey``, white on black) on a transparent background, as the Draw page's canvas sends them."""
+    rgba = np.full((*grey.shape, 4), 255, np.uint8)
+    rgba[..., 3] = grey
+    return rgba
 
 
 def number_picture(glyphs: list[np.ndarray], gaps: list[float], shifts: list[int], margin: int) -> np.ndarray:
@@ -206,6 +215,17 @@ def previous_preprocess(ref: str):
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def previous_model(ref: str) -> Predictor:
+    """The shipped digit model as it is in ``ref``, loaded from a temporary file (safe mode, as the store loads)."""
+    import keras
+
+    data = subprocess.run(["git", "show", f"{ref}:model_store/defaults/convscope-digits.keras"], cwd=ROOT, check=True,
+                          capture_output=True).stdout
+    path = Path(tempfile.mkdtemp(prefix="convscope-ref-")) / "convscope-digits.keras"
+    path.write_bytes(data)
+    return Predictor(keras.models.load_model(path, compile=False, safe_mode=True))
 
 
 # ---- reading -------------------------------------------------------------------------------------------------
@@ -292,6 +312,7 @@ def main() -> None:
     parser.add_argument("--ref", default="HEAD", help="the previous release, as a git revision")
     parser.add_argument("--data", help="folder with mnist/ (default: $CONVSCOPE_DATA); without it no MNIST row")
     parser.add_argument("--save-grid", help="write each condition's pictures and inputs as PNGs to this folder")
+    parser.add_argument("--ref-model", metavar="REV", help="also read with the shipped digit model of git revision REV")
     args = parser.parse_args()
 
     predictor = Predictor(ModelStore().load(args.model))
@@ -332,12 +353,39 @@ def main() -> None:
             print(f"{condition:10} | {whole.mean():10.1%} | {whole[single].mean():14.1%} | {digits:12.1%} | "
                   f"{statistics.median(times):13.2f} | {statistics.median(reading_times):7.1f}")
 
+    if args.ref_model:
+        compare_models(predictor, previous_model(args.ref_model), args, sets, labels, fonts)
+
     mnist = mnist_check(predictor, recipes, args.data)
     if mnist:
         print("\nMNIST test set (10,000), read through each preprocessing (raw: the images as they are)")
         print(f"{'':10} | {'accuracy':>8} | {'refused':>7} | {'mean |change|':>13}")
         for name, (acc, refused, change) in mnist.items():
             print(f"{name[:10]:10} | {acc:8.2%} | {refused:7.2%} | {change:13.5f}")
+
+
+def compare_models(predictor: Predictor, reference: Predictor, args, sets, labels, fonts) -> None:
+    """The same pictures, this preprocessing, read by ``args.model`` and by the shipped model of ``args.ref_model``."""
+    rev = args.ref_model[:8]
+    single = np.array([f != HOLLOW_FONT for f in fonts])
+    print(f"\nthe same digits through this preprocessing, read by {args.model} and by the shipped model of {rev}")
+    print(f"{'condition':10} | {'accuracy':>15} | {'accuracy 6 fonts':>16} | {HOLLOW_FONT + ' only':>17}")
+    print(f"{'':10} | " + " | ".join(f"{'new':>6} {rev:>8}" for _ in range(2)) + f" | {'new':>7} {rev:>9}")
+    for condition in CONDITIONS:
+        prepared, _ = read_digits(preprocess, sets[condition], POLARITY.get(condition, "auto"))
+        (a, _), (b, _) = scores(predictor, prepared, labels), scores(reference, prepared, labels)
+        print(f"{condition:10} | {a.mean():6.1%} {b.mean():8.1%} | {a[single].mean():6.1%} {b[single].mean():8.1%} | "
+              f"{a[~single].mean():7.1%} {b[~single].mean():9.1%}")
+    if args.numbers:
+        number_pictures, texts, _ = number_sets(args.numbers, args.seed)
+        print(f"{'numbers':10} | {'read whole':>15}")
+        for condition in NUMBER_CONDITIONS:
+            wholes = [np.mean([r == t for r, t in zip(read_numbers(p, number_pictures[condition])[0], texts)])
+                      for p in (predictor, reference)]
+            print(f"{condition:10} | {wholes[0]:6.1%} {wholes[1]:8.1%}")
+    mnist = mnist_check(reference, {"new": preprocess}, args.data)
+    if mnist:
+        print(f"MNIST test set through this preprocessing, the model of {rev}: {mnist['new'][0]:.2%}")
 
 
 if __name__ == "__main__":
