@@ -246,6 +246,8 @@ class Trainer:
         if c.label_smoothing and has_val and result.stop_reason != "nan":
             # smoothing caps the confidence near 1 - smoothing: a temperature fitted on the held-out images undoes it
             result.calibration = calibrate(model, shaped(to_float(x_val), presets.INPUT_SHAPE), y_val)
+            if result.calibration:  # the test loss and the saved model's loss: plain cross-entropy, not the smoothed one
+                model.compile(optimizer=model.optimizer, loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
         if self.test_split is not None and result.stop_reason != "nan":
             loss, acc = model.evaluate(self._pipeline(self.test_split.images, self.test_split.labels, False), verbose=0)
             result.test_loss, result.test_accuracy = float(loss), float(acc)
