@@ -203,13 +203,17 @@ def number_picture(glyphs: list[np.ndarray], gaps: list[float], shifts: list[int
 
 
 # ---- the previous release --------------------------------------------------------------------------------------
+def from_git(ref: str, path: str, name: str) -> Path:
+    """The file ``path`` as it is in git revision ``ref``, written to a temporary folder as ``name``."""
+    data = subprocess.run(["git", "show", f"{ref}:{path}"], cwd=ROOT, check=True, capture_output=True).stdout
+    out = Path(tempfile.mkdtemp(prefix="convscope-ref-")) / name
+    out.write_bytes(data)
+    return out
+
+
 def previous_preprocess(ref: str):
     """``model_store/preprocess.py`` as it is in ``ref``, imported from a temporary file."""
-    source = subprocess.run(["git", "show", f"{ref}:model_store/preprocess.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    folder = tempfile.mkdtemp(prefix="convscope-ref-")
-    path = Path(folder) / "preprocess_ref.py"
-    path.write_text(source, encoding="utf-8")
+    path = from_git(ref, "model_store/preprocess.py", "preprocess_ref.py")
     spec = importlib.util.spec_from_file_location("preprocess_ref", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -221,10 +225,7 @@ def previous_model(ref: str) -> Predictor:
     """The shipped digit model as it is in ``ref``, loaded from a temporary file (safe mode, as the store loads)."""
     import keras
 
-    data = subprocess.run(["git", "show", f"{ref}:model_store/defaults/convscope-digits.keras"], cwd=ROOT, check=True,
-                          capture_output=True).stdout
-    path = Path(tempfile.mkdtemp(prefix="convscope-ref-")) / "convscope-digits.keras"
-    path.write_bytes(data)
+    path = from_git(ref, "model_store/defaults/convscope-digits.keras", "convscope-digits.keras")
     return Predictor(keras.models.load_model(path, compile=False, safe_mode=True))
 
 
@@ -326,10 +327,13 @@ def main() -> None:
     print(f"{'condition':10} | {'accuracy':>15} | {'accuracy 6 fonts':>16} | {'refused':>13} | {'ms per digit':>13}")
     print(f"{'':10} | " + " | ".join(f"{'new':>6} {args.ref[:8]:>8}" for _ in range(2))
           + f" | {'new':>5} {args.ref[:7]:>7} | {'new':>5} {args.ref[:7]:>7}")
+    prepared_new: dict[str, list] = {}  # each condition's digits as this preprocessing prepares them
     for condition in CONDITIONS:
         row = {}
         for name, recipe in recipes.items():
             prepared, times = read_digits(recipe, sets[condition], POLARITY.get(condition, "auto"))
+            if name == "new":
+                prepared_new[condition] = prepared
             right, refused = scores(predictor, prepared, labels)
             row[name] = (right.mean(), right[single].mean(), refused.mean(), statistics.median(times))
             if args.save_grid and name == "new":
@@ -338,6 +342,7 @@ def main() -> None:
         print(f"{condition:10} | {new[0]:6.1%} {old[0]:8.1%} | {new[1]:6.1%} {old[1]:8.1%} | "
               f"{new[2]:5.1%} {old[2]:7.1%} | {new[3]:5.2f} {old[3]:7.2f}")
 
+    number_pictures, texts, wholes = {}, [], {}  # the numbers, and which of them the model read whole
     if args.numbers:
         number_pictures, texts, number_fonts = number_sets(args.numbers, args.seed)
         single = np.array([f != HOLLOW_FONT for f in number_fonts])
@@ -348,13 +353,14 @@ def main() -> None:
               f"{'ms per number':>13} | {'ms read':>7}")
         for condition in NUMBER_CONDITIONS:
             read, times, reading_times = read_numbers(predictor, number_pictures[condition])
-            whole = np.array([r == t for r, t in zip(read, texts)])
+            whole = wholes[condition] = np.array([r == t for r, t in zip(read, texts)])
             digits = np.mean([sum(a == b for a, b in zip(r, t)) / 4 if len(r) == 4 else 0 for r, t in zip(read, texts)])
             print(f"{condition:10} | {whole.mean():10.1%} | {whole[single].mean():14.1%} | {digits:12.1%} | "
                   f"{statistics.median(times):13.2f} | {statistics.median(reading_times):7.1f}")
 
     if args.ref_model:
-        compare_models(predictor, previous_model(args.ref_model), args, sets, labels, fonts)
+        compare_models(predictor, previous_model(args.ref_model), args, prepared_new, labels, fonts, number_pictures, texts,
+                       wholes)
 
     mnist = mnist_check(predictor, recipes, args.data)
     if mnist:
@@ -364,25 +370,24 @@ def main() -> None:
             print(f"{name[:10]:10} | {acc:8.2%} | {refused:7.2%} | {change:13.5f}")
 
 
-def compare_models(predictor: Predictor, reference: Predictor, args, sets, labels, fonts) -> None:
-    """The same pictures, this preprocessing, read by ``args.model`` and by the shipped model of ``args.ref_model``."""
+def compare_models(predictor: Predictor, reference: Predictor, args, prepared_new: dict, labels, fonts, number_pictures: dict,
+                   texts: list[str], wholes: dict) -> None:
+    """The digits as this preprocessing prepared them (``prepared_new``) and the numbers, read by the shipped model of
+    ``args.ref_model``, beside what ``args.model`` read above."""
     rev = args.ref_model[:8]
     single = np.array([f != HOLLOW_FONT for f in fonts])
     print(f"\nthe same digits through this preprocessing, read by {args.model} and by the shipped model of {rev}")
     print(f"{'condition':10} | {'accuracy':>15} | {'accuracy 6 fonts':>16} | {HOLLOW_FONT + ' only':>17}")
     print(f"{'':10} | " + " | ".join(f"{'new':>6} {rev:>8}" for _ in range(2)) + f" | {'new':>7} {rev:>9}")
-    for condition in CONDITIONS:
-        prepared, _ = read_digits(preprocess, sets[condition], POLARITY.get(condition, "auto"))
+    for condition, prepared in prepared_new.items():
         (a, _), (b, _) = scores(predictor, prepared, labels), scores(reference, prepared, labels)
         print(f"{condition:10} | {a.mean():6.1%} {b.mean():8.1%} | {a[single].mean():6.1%} {b[single].mean():8.1%} | "
               f"{a[~single].mean():7.1%} {b[~single].mean():9.1%}")
-    if args.numbers:
-        number_pictures, texts, _ = number_sets(args.numbers, args.seed)
+    if wholes:
         print(f"{'numbers':10} | {'read whole':>15}")
-        for condition in NUMBER_CONDITIONS:
-            wholes = [np.mean([r == t for r, t in zip(read_numbers(p, number_pictures[condition])[0], texts)])
-                      for p in (predictor, reference)]
-            print(f"{condition:10} | {wholes[0]:6.1%} {wholes[1]:8.1%}")
+        for condition, whole in wholes.items():
+            theirs = np.mean([r == t for r, t in zip(read_numbers(reference, number_pictures[condition])[0], texts)])
+            print(f"{condition:10} | {whole.mean():6.1%} {theirs:8.1%}")
     mnist = mnist_check(reference, {"new": preprocess}, args.data)
     if mnist:
         print(f"MNIST test set through this preprocessing, the model of {rev}: {mnist['new'][0]:.2%}")
