@@ -116,7 +116,8 @@ def digit_segments(image, polarity: str = "auto"):
     segments = []
     for group in groups:
         top, left, bottom, right = preprocess.union_box(group)
-        core = np.isin(labels[top:bottom, left:right], [p.index for p in group])
+        window = labels[top:bottom, left:right]
+        core = window == group[0].index if len(group) == 1 else np.isin(window, [p.index for p in group])
         edges = [0, *touching_cuts(core, tallest), core.shape[1]]
         segments += [Segment(core[:, start:end], (top, left + start), tallest) for start, end in zip(edges, edges[1:])]
     return ink, segments
