@@ -257,7 +257,8 @@ def _interpolation(n_out: int, n_grid: int, cell: float) -> tuple[np.ndarray, np
     return low, (pos - low).astype(np.float32)
 
 
-def _background(x: np.ndarray, coarse: np.ndarray, block: int) -> tuple[float | np.ndarray, float]:
+def _background(x: np.ndarray, coarse: np.ndarray, block: int,
+                even_allowed: bool = True) -> tuple[float | np.ndarray, float]:
     """The paper under bright ink: one level under even light, else a smooth field of the same shape as ``x``
     (``coarse`` is ``x`` in means of ``block`` x ``block`` squares); and the paper's typical level.
 
@@ -265,13 +266,14 @@ def _background(x: np.ndarray, coarse: np.ndarray, block: int) -> tuple[float | 
     filled area or a thick stroke five tiles across: when those levels are all alike, the light is even and the
     border's level is kept (what the old recipe subtracted). Otherwise the median over a tile's neighbours
     (which keeps the edge of a shadow where it is) is a rough field; the ink found against it is left out and
-    each tile's paper is averaged (a tile with too little paper keeps the rough level).
+    each tile's paper is averaged (a tile with too little paper keeps the rough level). ``even_allowed=False``
+    always builds the field.
     """
     tiles, th, tw = _tiles(coarse)
     k = max(0, int(0.2 * tiles.shape[2]) - 1)
     low = np.partition(tiles, k, axis=2)[..., k]
     floor = _neighbourhood_min(_neighbourhood_min(low))
-    if float(floor.max() - floor.min()) <= EVEN_LIGHT:
+    if even_allowed and float(floor.max() - floor.min()) <= EVEN_LIGHT:
         border = _border_level(x)
         middle = _median(floor)
         level = border if abs(border - middle) <= EVEN_LIGHT else middle
@@ -327,14 +329,23 @@ def find_ink(image, polarity: str = "auto") -> Ink:
     picture = grey.shape
     a = _shrunk(grey, WORK_SIDE)
     if is_alpha:  # a transparent canvas: no paper at all
-        x, background, level = a, 0.0, 0.0
-    else:
-        block = -(-max(a.shape) // COARSE_SIDE)
-        coarse = _block_means(a, block)
-        if polarity == "dark-on-light" or (polarity == "auto" and _ink_is_dark(a, coarse)):
-            a, coarse = 1.0 - a, 1.0 - coarse
-        x = a
-        background, level = _background(x, coarse, block)
+        return _ink_against(a, 0.0, 0.0, polarity, picture)
+    block = -(-max(a.shape) // COARSE_SIDE)
+    coarse = _block_means(a, block)
+    if polarity == "dark-on-light" or (polarity == "auto" and _ink_is_dark(a, coarse)):
+        a, coarse = 1.0 - a, 1.0 - coarse
+    background, level = _background(a, coarse, block)
+    ink = _ink_against(a, background, level, polarity, picture)
+    if ink.empty and np.ndim(background) == 0:
+        # Bold strokes can cover the tiles that would show the light changing: one level then leaves the paper's
+        # shading as noise that hides the ink. A smooth field of the paper decides instead.
+        field_ink = _ink_against(a, *_background(a, coarse, block, even_allowed=False), polarity, picture)
+        ink = ink if field_ink.empty else field_ink
+    return ink
+
+
+def _ink_against(x: np.ndarray, background, level: float, polarity: str, picture: tuple[int, int]) -> Ink:
+    """The ink of ``x`` (ink bright) above ``background`` (a level or a field), the paper's typical level."""
     if polarity != "auto" and level > MAX_BACKGROUND:  # the paper is on the side the polarity calls ink: it is
         background = level = MAX_BACKGROUND  # all ink (a canvas painted over), on a background of that level
     residual = x - background if np.ndim(background) or background else x

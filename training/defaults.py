@@ -15,8 +15,9 @@ DEFAULT_NAMES = {"mnist": "convscope-digits", "fashion-mnist": "convscope-fashio
 
 RECIPES = {
     "mnist": TrainConfig(
-        dataset="mnist", preset="convscope-digits", epochs=15, batch_size=128, optimizer="adam",
-        learning_rate=2e-3, cosine_decay=True, validation_split=0.05, patience=0, augment=True, seed=1,
+        dataset="mnist", preset="convscope-digits", epochs=14, batch_size=128, optimizer="adam",
+        learning_rate=3e-3, one_cycle=True, label_smoothing=0.1, validation_split=0.05, patience=0, augment=True,
+        seed=1,
     ),
     "fashion-mnist": TrainConfig(
         dataset="fashion-mnist", preset="convscope-fashion", epochs=24, batch_size=128, optimizer="adam",

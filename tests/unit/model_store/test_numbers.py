@@ -3,6 +3,7 @@ number they make as a model reads them (``read_number``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,6 +15,8 @@ from model_store import preprocess as pp
 from model_store.masks import Piece
 from model_store.store import DEFAULTS_DIR
 from tests.unit.model_store.test_preprocess import on_paper, soft
+
+PICTURES = Path(__file__).parent / "pictures"
 
 HEIGHT = 100  # of a digit
 PEN = 12
@@ -162,6 +165,19 @@ def test_soft_and_close_digits_stay_apart():
     """Blurred digits 10 px apart: their soft edges touch, their strokes do not."""
     picture = soft(number("707", gap=10), 4)
     assert [d.status for d in numbers.segment_digits(picture)] == ["ok"] * 3
+
+
+@pytest.mark.parametrize("name", ["bold-1359-photo.png", "bold-4015-photo.png"])
+def test_bold_numbers_photographed_on_unevenly_lit_paper_are_found(name):
+    """Two photos from bench/read_anything.py (seed 0) that once read as empty: bold strokes covered the tiles that
+    would have shown the light changing, one paper level was taken, and the paper's shading, left in as noise, hid
+    the ink."""
+    picture = np.asarray(Image.open(PICTURES / name))
+    assert not pp.find_ink(picture).empty
+    digits = numbers.segment_digits(picture)
+    assert [d.status for d in digits] == ["ok"] * 4
+    lefts = [d.bbox[1] for d in digits]
+    assert lefts == sorted(lefts) and lefts[-1] > picture.shape[1] / 2
 
 
 def test_a_dot_beside_digits_is_left_out_but_a_lone_dot_or_a_filled_area_is_refused():
