@@ -130,13 +130,23 @@ ABLATIONS = {
         ("label smoothing 0.1 -> none", {"label_smoothing": 0.0}),
         ("+ weight averaging (EMA 0.99)", {"weight_averaging": 0.99}),
     ],
+    "fashion-mnist": [
+        ("recipe (convscope-speedrun-fashion)", {}),
+        ("first layer 24 3x3 -> 32 5x5 (the previous recipe's)", {"preset": "speedrun-fashion-first-32-5x5"}),
+        ("first layer 24 -> 16 filters", {"preset": "speedrun-fashion-first-16"}),
+        ("label smoothing none -> 0.1", {"label_smoothing": 0.1}),
+        ("one-cycle -> cosine decay, no warm-up", {"one_cycle": False, "cosine_decay": True}),
+        ("6 epochs -> 5", {"epochs": 5}),
+    ],
 }
 
 
 def register_variants() -> None:
     """Architecture variants for the ablation, as presets of this process only."""
+    fashion = dict(width=32, first_width=24, first_kernel=3)
     variants = {"speedrun-bn-0.99": dict(bn_momentum=0.99), "speedrun-width-32": dict(width=32),
-                "speedrun-pooled": dict(pooled=True)}
+                "speedrun-pooled": dict(pooled=True), "speedrun-fashion-first-32-5x5": dict(width=32),
+                "speedrun-fashion-first-16": {**fashion, "first_width": 16}}
     for name, kwargs in variants.items():
         presets.PRESETS[name] = presets.Preset(
             name, lambda kw=kwargs: presets.convscope_speedrun(**kw), presets.PRESETS["convscope-speedrun"].recommended)
