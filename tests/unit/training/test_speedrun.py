@@ -59,11 +59,11 @@ def test_unset_recipe_settings_come_from_the_preset_and_are_off_for_the_older_pr
     speedrun = TrainConfig(preset="convscope-speedrun").with_recipe_extras()
     assert speedrun.one_cycle is True
     assert TrainConfig(preset="convscope-speedrun", one_cycle=False).with_recipe_extras().one_cycle is False
-    for name in presets.PRESETS:
-        if name in SPEEDRUN_PRESETS:
-            continue
+    for name, preset in presets.PRESETS.items():  # older presets: off; the shipped defaults' own: as recommended
         resolved = TrainConfig(preset=name).with_recipe_extras()
-        assert {key: getattr(resolved, key) for key in RECIPE_EXTRAS} == RECIPE_EXTRAS
+        expected = {key: preset.recommended.get(key, off) for key, off in RECIPE_EXTRAS.items()}
+        assert {key: getattr(resolved, key) for key in RECIPE_EXTRAS} == expected
+    assert TrainConfig(preset="tf-tutorial").with_recipe_extras().one_cycle is False
 
 
 def test_the_page_settings_of_a_speedrun_preset_carry_its_whole_recipe():

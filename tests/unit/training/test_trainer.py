@@ -16,6 +16,7 @@ from tests.unit.unit_data import learnable_images, poisoned_build
 from training import presets
 from training.datasets import CLASS_NAMES, Split
 from training.defaults import DEFAULT_NAMES, RECIPES
+from training.settings import preset_settings
 from training.trainer import (
     ConfigError,
     TrainConfig,
@@ -140,6 +141,13 @@ def test_shipped_recipes_and_preset_recommendations_are_valid():
         assert recipe.dataset == dataset and recipe.preset == DEFAULT_NAMES[dataset]
     for preset in presets.PRESETS.values():
         TrainConfig(preset=preset.name, **preset.recommended).validate()
+
+
+@pytest.mark.parametrize("dataset", list(RECIPES))
+def test_choosing_a_default_models_preset_on_the_train_page_trains_its_shipped_recipe(dataset):
+    recipe = RECIPES[dataset]
+    settings = preset_settings(recipe.preset, dataset, seed=recipe.seed)
+    assert settings.with_recipe_extras() == recipe.with_recipe_extras()
 
 
 def test_to_dict_round_trips():
