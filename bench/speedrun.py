@@ -144,11 +144,10 @@ ABLATIONS = {
 
 def register_variants() -> None:
     """Architecture variants for the ablation, as presets of this process only."""
-    fashion = dict(width=32, first_width=24)
     variants = {"speedrun-bn-0.99": dict(bn_momentum=0.99), "speedrun-width-32": dict(width=32),
                 "speedrun-pooled": dict(pooled=True), "speedrun-first-5x5": dict(first_kernel=5),
                 "speedrun-fashion-first-32-5x5": dict(width=32, first_kernel=5),
-                "speedrun-fashion-first-16": {**fashion, "first_width": 16}}
+                "speedrun-fashion-first-16": dict(width=32, first_width=16)}
     for name, kwargs in variants.items():
         presets.PRESETS[name] = presets.Preset(
             name, lambda kw=kwargs: presets.convscope_speedrun(**kw), presets.PRESETS["convscope-speedrun"].recommended)

@@ -15,8 +15,6 @@ from training.datasets import Split
 from training.settings import preset_settings
 from training.trainer import RECIPE_EXTRAS, ConfigError, TrainConfig, Trainer, learning_rate_schedule
 
-SPEEDRUN_PRESETS = ("convscope-speedrun", "convscope-speedrun-fashion")
-
 
 def tiny(n: int = 256, seed: int = 0) -> Split:
     return Split(*learnable_images(n, seed))
