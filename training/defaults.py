@@ -1,7 +1,7 @@
 """Recipes: the shipped default models, and the Train page's classroom demo.
 
-``python -m training defaults [--dataset mnist|fashion-mnist]`` trains a default from its recipe below (the whole
-recipe) and writes the model and its metadata (settings, per-epoch history, test figures, wall time) into
+``python -m training defaults [--dataset mnist|fashion-mnist]`` trains a default from its recipe below (its preset's
+recommended settings) and writes the model and its metadata (settings, per-epoch history, test figures, wall time) into
 ``model_store/defaults/``.
 """
 
@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import platform
 
+from training.settings import preset_settings
 from training.trainer import TrainConfig
 
 DEFAULT_NAMES = {"mnist": "convscope-digits", "fashion-mnist": "convscope-fashion"}
 
-RECIPES = {
-    "mnist": TrainConfig(
-        dataset="mnist", preset="convscope-digits", epochs=14, batch_size=128, optimizer="adam",
-        learning_rate=3e-3, one_cycle=True, label_smoothing=0.1, validation_split=0.05, patience=0, augment=True,
-        seed=1,
-    ),
-    "fashion-mnist": TrainConfig(
-        dataset="fashion-mnist", preset="convscope-fashion", epochs=24, batch_size=128, optimizer="adam",
-        learning_rate=2e-3, cosine_decay=True, validation_split=0.05, patience=0, augment=True, seed=1,
-    ),
-}
+# A default model's recipe is its preset's recommended settings (training/presets.py), so that choosing the preset on
+# the Train page trains the shipped model again; seed 1 is the seed the shipped models were trained with.
+RECIPES = {dataset: preset_settings(preset, dataset, seed=1).with_recipe_extras()
+           for dataset, preset in DEFAULT_NAMES.items()}
 
 
 def classroom_demo(dataset: str = "mnist") -> TrainConfig:

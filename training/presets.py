@@ -211,7 +211,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("kernel4-sigmoid", kernel4_sigmoid, {"epochs": 50, "batch_size": 32}),
     Preset("fashion-same-pad", fashion_same_pad,
            {"epochs": 30, "batch_size": 32, "validation_split": 0.2, "patience": 2}),
-    Preset("convscope-digits", convscope_digits,  # the shipped model's recipe (training/defaults.py)
+    Preset("convscope-digits", convscope_digits,  # these two are the shipped models' recipes (training/defaults.py)
            {"epochs": 14, "batch_size": 128, "learning_rate": 3e-3, "one_cycle": True, "label_smoothing": 0.1,
             "validation_split": 0.05, "augment": True}),
     Preset("convscope-fashion", convscope_fashion,

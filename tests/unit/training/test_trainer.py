@@ -12,12 +12,14 @@ import pytest
 
 from model_store.model_input import shaped, to_float
 from model_store.refusal import Refusal
+from model_store.store import DEFAULTS_DIR
 from tests.unit.unit_data import learnable_images, poisoned_build
 from training import presets
 from training.datasets import CLASS_NAMES, Split
 from training.defaults import DEFAULT_NAMES, RECIPES
 from training.settings import preset_settings
 from training.trainer import (
+    RECIPE_EXTRAS,
     ConfigError,
     TrainConfig,
     Trainer,
@@ -144,10 +146,12 @@ def test_shipped_recipes_and_preset_recommendations_are_valid():
 
 
 @pytest.mark.parametrize("dataset", list(RECIPES))
-def test_choosing_a_default_models_preset_on_the_train_page_trains_its_shipped_recipe(dataset):
+def test_each_shipped_model_was_trained_by_its_recipe_which_its_preset_on_the_train_page_repeats(dataset):
     recipe = RECIPES[dataset]
-    settings = preset_settings(recipe.preset, dataset, seed=recipe.seed)
-    assert settings.with_recipe_extras() == recipe.with_recipe_extras()
+    shipped = json.loads((DEFAULTS_DIR / f"{DEFAULT_NAMES[dataset]}.json").read_text())["hyperparameters"]
+    # a model older than the recipe extras was trained without them
+    assert TrainConfig(**{**RECIPE_EXTRAS, **shipped}) == recipe
+    assert preset_settings(recipe.preset, dataset, seed=recipe.seed).with_recipe_extras() == recipe
 
 
 def test_to_dict_round_trips():
