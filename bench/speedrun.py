@@ -143,14 +143,17 @@ ABLATIONS = {
 
 
 def register_variants() -> None:
-    """Architecture variants for the ablation, as presets of this process only."""
-    variants = {"speedrun-bn-0.99": dict(bn_momentum=0.99), "speedrun-width-32": dict(width=32),
-                "speedrun-pooled": dict(pooled=True), "speedrun-first-5x5": dict(first_kernel=5),
-                "speedrun-fashion-first-32-5x5": dict(width=32, first_kernel=5),
-                "speedrun-fashion-first-16": dict(width=32, first_width=16)}
-    for name, kwargs in variants.items():
+    """Architecture variants for the ablation, as presets of this process only, each recommending what the speedrun
+    preset it varies recommends."""
+    variants = {"speedrun-bn-0.99": ("convscope-speedrun", dict(bn_momentum=0.99)),
+                "speedrun-width-32": ("convscope-speedrun", dict(width=32)),
+                "speedrun-pooled": ("convscope-speedrun", dict(pooled=True)),
+                "speedrun-first-5x5": ("convscope-speedrun", dict(first_kernel=5)),
+                "speedrun-fashion-first-32-5x5": ("convscope-speedrun-fashion", dict(width=32, first_kernel=5)),
+                "speedrun-fashion-first-16": ("convscope-speedrun-fashion", dict(width=32, first_width=16))}
+    for name, (base, kwargs) in variants.items():
         presets.PRESETS[name] = presets.Preset(
-            name, lambda kw=kwargs: presets.convscope_speedrun(**kw), presets.PRESETS["convscope-speedrun"].recommended)
+            name, lambda kw=kwargs: presets.convscope_speedrun(**kw), presets.PRESETS[base].recommended)
 
 
 def bare_fit(config: TrainConfig, data) -> float:
